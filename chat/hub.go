@@ -1,0 +1,376 @@
+package chat
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults for HubOptions.
+const (
+	DefaultQueue   = 256
+	DefaultGapWait = 250 * time.Millisecond
+	fillTimeout    = 5 * time.Second
+)
+
+// Broker carries each stored message to the hub of every instance that
+// serves its room. Publish is called once the message is stored, with the
+// room's post lock held: it must hand the event to this instance's hub at
+// once, and deal with (log, retry) its own failures to reach the others,
+// whose hubs fill in from history what they miss. Implementations are
+// safe for concurrent use.
+type Broker interface {
+	Publish(e *Event)
+}
+
+// HubOptions configure a Hub.
+type HubOptions struct {
+	// Queue is how many events a subscriber may have waiting before the
+	// hub gives up on it; DefaultQueue when 0.
+	Queue int
+	// GapWait is how long an event that arrived before the ones preceding
+	// it waits for them; DefaultGapWait when 0.
+	GapWait time.Duration
+	// Store fills gaps that GapWait did not close. Without one the hub
+	// skips what is missing.
+	Store Store
+}
+
+// Hub fans new messages out to this instance's subscribers, room by room,
+// in ID order and each once.
+//
+// Events may reach Publish out of order, twice, or never, when several
+// instances post to a room through a broker. An event that does not follow
+// the last one delivered waits up to GapWait for those before it; then the
+// room's history fills in what is missing, and a number that never made it
+// into history (a post whose append failed) is skipped. Until a room's
+// first stream has read its history and called Baseline, events wait, so
+// that none published in between is lost to it.
+//
+// Publish never waits on a subscriber: each has a bounded queue, and one
+// whose queue is full is dropped (its channel closed) so that it reconnects
+// and resumes from its last event id instead of holding up the room.
+//
+// The hub keeps state only for rooms with subscribers. Close it when done.
+type Hub struct {
+	queue   int
+	gapWait time.Duration
+	store   Store
+
+	ctx    context.Context // ends fills on Close
+	cancel context.CancelFunc
+	fills  sync.WaitGroup
+
+	mu    sync.RWMutex
+	rooms map[Room]*hubRoom
+}
+
+type hubRoom struct {
+	name Room
+
+	mu      sync.Mutex
+	subs    map[*Subscription]struct{} // nil once the room is unlinked
+	based   bool                       // Baseline was called
+	last    ID                         // the last event delivered, or the baseline
+	pending []*Event                   // after last, in ID order, waiting for a gap to close
+	gap     *time.Timer                // armed while pending waits
+}
+
+// NewHub returns a hub.
+func NewHub(o HubOptions) *Hub {
+	if o.Queue <= 0 {
+		o.Queue = DefaultQueue
+	}
+	if o.GapWait <= 0 {
+		o.GapWait = DefaultGapWait
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Hub{queue: o.Queue, gapWait: o.GapWait, store: o.Store, ctx: ctx, cancel: cancel, rooms: make(map[Room]*hubRoom)}
+}
+
+// Close stops pending gap fills and waits for those under way.
+func (h *Hub) Close() {
+	h.cancel()
+	h.mu.RLock()
+	for _, r := range h.rooms {
+		r.mu.Lock()
+		if r.gap != nil && r.gap.Stop() {
+			h.fills.Done()
+		}
+		r.gap = nil
+		r.mu.Unlock()
+	}
+	h.mu.RUnlock()
+	h.fills.Wait()
+}
+
+// Subscription receives the events published to one room after it was
+// made. Close it when done.
+type Subscription struct {
+	hub  *Hub
+	room Room
+	c    chan *Event
+	once sync.Once
+}
+
+// Events delivers the room's events in ID order. It is closed when the
+// subscriber fell too far behind (or was dropped) and after Close.
+func (s *Subscription) Events() <-chan *Event { return s.c }
+
+// Close unsubscribes; it is safe to call more than once and concurrently
+// with Publish.
+func (s *Subscription) Close() { s.hub.remove(s) }
+
+// Subscribe registers a subscriber to room.
+func (h *Hub) Subscribe(room Room) *Subscription {
+	s := &Subscription{hub: h, room: room, c: make(chan *Event, h.queue)}
+	for {
+		h.mu.Lock()
+		r := h.rooms[room]
+		if r == nil {
+			r = &hubRoom{name: room, subs: make(map[*Subscription]struct{})}
+			h.rooms[room] = r
+		}
+		h.mu.Unlock()
+
+		r.mu.Lock()
+		// A room emptied by remove is unlinked from h.rooms under both
+		// locks and marked with a nil map: take a fresh one.
+		if r.subs != nil {
+			r.subs[s] = struct{}{}
+			r.mu.Unlock()
+			return s
+		}
+		r.mu.Unlock()
+	}
+}
+
+// Baseline tells the hub the last message of room's history as read by a
+// stream that has just subscribed. The first call for a room starts its
+// deliveries after last; later calls change nothing.
+func (h *Hub) Baseline(room Room, last ID) {
+	r := h.room(room)
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.based {
+		return
+	}
+	r.based, r.last = true, last
+	h.drain(r)
+}
+
+// Publish delivers e to the subscribers of its room, in order. It
+// implements Broker for a single instance.
+func (h *Hub) Publish(e *Event) {
+	r := h.room(e.Message.Room)
+	if r == nil {
+		return // nobody here listens to that room
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.based && !e.Message.ID.After(r.last):
+		// delivered already
+	case r.based && follows(r.last, e.Message.ID):
+		h.deliver(r, e)
+		h.drain(r)
+	default:
+		r.wait(e)
+		if r.based {
+			h.armGap(r, h.gapWait)
+		}
+	}
+}
+
+// Resync fills every room from history at once, for a broker that knows
+// it may have missed events (a broken or discontinuous subscription).
+func (h *Hub) Resync() {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, r := range h.rooms {
+		r.mu.Lock()
+		if r.based {
+			h.armGap(r, 0)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// Drop disconnects every subscriber of room, as if each had fallen behind.
+// Their streams end and their clients resume from their last event id.
+func (h *Hub) Drop(room Room) {
+	r := h.room(room)
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for s := range r.subs {
+		r.drop(s)
+	}
+}
+
+// Rooms lists the rooms that have subscribers on this instance, busiest
+// first, then by name.
+func (h *Hub) Rooms() []RoomInfo {
+	h.mu.RLock()
+	infos := make([]RoomInfo, 0, len(h.rooms))
+	for name, r := range h.rooms {
+		r.mu.Lock()
+		n := len(r.subs)
+		r.mu.Unlock()
+		if n > 0 {
+			infos = append(infos, RoomInfo{Room: name, Subscribers: n})
+		}
+	}
+	h.mu.RUnlock()
+	slices.SortFunc(infos, func(a, b RoomInfo) int {
+		if a.Subscribers != b.Subscribers {
+			return b.Subscribers - a.Subscribers
+		}
+		return strings.Compare(string(a.Room), string(b.Room))
+	})
+	return infos
+}
+
+func (h *Hub) room(name Room) *hubRoom {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.rooms[name]
+}
+
+func (h *Hub) remove(s *Subscription) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r := h.rooms[s.room]; r != nil {
+		r.mu.Lock()
+		delete(r.subs, s)
+		if len(r.subs) == 0 {
+			r.subs = nil
+			if r.gap != nil && r.gap.Stop() {
+				h.fills.Done()
+			}
+			r.gap, r.pending = nil, nil
+			delete(h.rooms, s.room)
+		}
+		r.mu.Unlock()
+	}
+	// Publishers send only to members of r.subs, under r.mu: s is no
+	// longer one, so closing cannot race a send.
+	s.once.Do(func() { close(s.c) })
+}
+
+// follows reports whether id is the message right after last: the next
+// sequence of the same epoch, or the first of a later one.
+func follows(last, id ID) bool {
+	if id.Epoch == last.Epoch {
+		return id.Seq == last.Seq+1
+	}
+	return id.Epoch > last.Epoch && id.Seq == 1
+}
+
+// deliver queues e for every subscriber of r and records it as the last.
+// r.mu is held.
+func (h *Hub) deliver(r *hubRoom, e *Event) {
+	r.last = e.Message.ID
+	for s := range r.subs {
+		select {
+		case s.c <- e:
+		default:
+			r.drop(s)
+		}
+	}
+}
+
+// drain delivers the waiting events that now follow in order, forgets
+// those already delivered, and keeps the gap timer armed while any still
+// wait. r.mu is held.
+func (h *Hub) drain(r *hubRoom) {
+	i := 0
+	for ; i < len(r.pending); i++ {
+		e := r.pending[i]
+		if !e.Message.ID.After(r.last) {
+			continue
+		}
+		if !follows(r.last, e.Message.ID) {
+			break
+		}
+		h.deliver(r, e)
+	}
+	r.pending = slices.Delete(r.pending, 0, i)
+	if len(r.pending) > 0 {
+		h.armGap(r, h.gapWait)
+	}
+}
+
+// armGap schedules a fill of r after d unless one is scheduled. r.mu is
+// held.
+func (h *Hub) armGap(r *hubRoom, d time.Duration) {
+	if r.gap != nil || h.ctx.Err() != nil {
+		return
+	}
+	h.fills.Add(1)
+	r.gap = time.AfterFunc(d, func() {
+		defer h.fills.Done()
+		h.fill(r)
+	})
+}
+
+// fill delivers, in order, everything the room's history holds after the
+// last event delivered, together with the events waiting; what neither
+// has is skipped.
+func (h *Hub) fill(r *hubRoom) {
+	var history []Message
+	if h.store != nil {
+		ctx, cancel := context.WithTimeout(h.ctx, fillTimeout)
+		// A failed read leaves only the waiting events to deliver.
+		history, _ = h.store.History(ctx, r.name)
+		cancel()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.gap = nil
+	if r.subs == nil || h.ctx.Err() != nil {
+		return
+	}
+	for _, m := range history {
+		if m.ID.After(r.last) {
+			if e, err := NewEvent(m); err == nil {
+				r.wait(e)
+			}
+		}
+	}
+	for _, e := range r.pending {
+		if e.Message.ID.After(r.last) {
+			h.deliver(r, e)
+		}
+	}
+	r.pending = nil
+}
+
+// wait adds e to the events waiting, in ID order, once. r.mu is held.
+func (r *hubRoom) wait(e *Event) {
+	i, found := slices.BinarySearchFunc(r.pending, e.Message.ID, func(p *Event, id ID) int {
+		switch {
+		case p.Message.ID == id:
+			return 0
+		case id.After(p.Message.ID):
+			return -1
+		}
+		return 1
+	})
+	if !found {
+		r.pending = slices.Insert(r.pending, i, e)
+	}
+}
+
+// drop closes s's channel and removes it from r; r.mu is held.
+func (r *hubRoom) drop(s *Subscription) {
+	delete(r.subs, s)
+	s.once.Do(func() { close(s.c) })
+}

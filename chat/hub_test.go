@@ -1,0 +1,294 @@
+package chat_test
+
+import (
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sessionchat/sessionchat/chat"
+	"github.com/sessionchat/sessionchat/memory"
+)
+
+func event(t *testing.T, room chat.Room, seq uint64) *chat.Event {
+	t.Helper()
+	e, err := chat.NewEvent(chat.Message{ID: chat.ID{Epoch: 1, Seq: seq}, Room: room, Username: "a", Text: fmt.Sprint(seq)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// drain reads what is queued on s without blocking.
+func drain(s *chat.Subscription) (seqs []uint64, closed bool) {
+	for {
+		select {
+		case e, ok := <-s.Events():
+			if !ok {
+				return seqs, true
+			}
+			seqs = append(seqs, e.Message.ID.Seq)
+		default:
+			return seqs, false
+		}
+	}
+}
+
+func TestHubDeliversInOrderToTheRoomOnly(t *testing.T) {
+	h := chat.NewHub(chat.HubOptions{Queue: 16})
+	a1, a2, b := h.Subscribe("a"), h.Subscribe("a"), h.Subscribe("b")
+	h.Baseline("a", chat.ID{})
+	h.Baseline("b", chat.ID{})
+	defer a1.Close()
+	defer a2.Close()
+	defer b.Close()
+	for seq := range uint64(5) {
+		h.Publish(event(t, "a", seq+1))
+	}
+	want := []uint64{1, 2, 3, 4, 5}
+	for i, s := range []*chat.Subscription{a1, a2} {
+		got, closed := drain(s)
+		if diff := cmp.Diff(want, got); diff != "" || closed {
+			t.Errorf("subscriber %d of a: closed=%v, events (-want +got):\n%s", i, closed, diff)
+		}
+	}
+	if got, _ := drain(b); len(got) != 0 {
+		t.Errorf("subscriber of b got %v from a", got)
+	}
+}
+
+func TestHubDropsSlowSubscriberOnly(t *testing.T) {
+	h := chat.NewHub(chat.HubOptions{Queue: 4})
+	slow, fast := h.Subscribe("r"), h.Subscribe("r")
+	h.Baseline("r", chat.ID{})
+	defer slow.Close()
+	defer fast.Close()
+	var fastGot []uint64
+	for seq := range uint64(10) {
+		h.Publish(event(t, "r", seq+1)) // never blocks, even with slow full
+		got, _ := drain(fast)
+		fastGot = append(fastGot, got...)
+	}
+	got, closed := drain(slow)
+	if !closed {
+		t.Errorf("slow subscriber still open after 10 events with a queue of 4")
+	}
+	if diff := cmp.Diff([]uint64{1, 2, 3, 4}, got); diff != "" {
+		t.Errorf("slow subscriber's queue before the drop (-want +got):\n%s", diff)
+	}
+	if len(fastGot) != 10 {
+		t.Errorf("fast subscriber got %v, want all 10", fastGot)
+	}
+	if rooms := h.Rooms(); len(rooms) != 1 || rooms[0].Subscribers != 1 {
+		t.Errorf("Rooms() = %v, want r with 1 subscriber", rooms)
+	}
+}
+
+func TestHubRoomsAndClose(t *testing.T) {
+	h := chat.NewHub(chat.HubOptions{})
+	a := []*chat.Subscription{h.Subscribe("alpha"), h.Subscribe("alpha")}
+	z := h.Subscribe("zeta")
+	b := h.Subscribe("beta")
+	want := []chat.RoomInfo{{Room: "alpha", Subscribers: 2}, {Room: "beta", Subscribers: 1}, {Room: "zeta", Subscribers: 1}}
+	if diff := cmp.Diff(want, h.Rooms()); diff != "" {
+		t.Errorf("Rooms() (-want +got):\n%s", diff)
+	}
+	for _, s := range append(a, z, b) {
+		s.Close()
+		s.Close()
+		if _, closed := drain(s); !closed {
+			t.Errorf("Events not closed after Close")
+		}
+	}
+	if got := h.Rooms(); len(got) != 0 {
+		t.Errorf("Rooms() after every Close = %v, want none", got)
+	}
+	h.Publish(event(t, "alpha", 1)) // no subscribers: no panic, nothing to do
+}
+
+func TestHubDrop(t *testing.T) {
+	h := chat.NewHub(chat.HubOptions{})
+	s, other := h.Subscribe("r"), h.Subscribe("o")
+	defer s.Close()
+	defer other.Close()
+	h.Drop("r")
+	if _, closed := drain(s); !closed {
+		t.Errorf("subscriber of r still open after Drop(r)")
+	}
+	if _, closed := drain(other); closed {
+		t.Errorf("subscriber of o closed by Drop(r)")
+	}
+	after := h.Subscribe("r")
+	defer after.Close()
+	h.Baseline("r", chat.ID{})
+	h.Publish(event(t, "r", 1))
+	if got, _ := drain(after); len(got) != 1 {
+		t.Errorf("a new subscriber after Drop got %v, want [1]", got)
+	}
+}
+
+// Subscribing, publishing and closing from many goroutines at once is
+// race-free (run with -race) and never delivers to a closed channel.
+func TestHubConcurrency(t *testing.T) {
+	h := chat.NewHub(chat.HubOptions{Queue: 8})
+	defer h.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for seq := range uint64(2000) {
+			h.Publish(event(t, "r", seq+1))
+		}
+	}()
+	for range 200 {
+		s := h.Subscribe("r")
+		h.Baseline("r", chat.ID{})
+		drain(s)
+		s.Close()
+	}
+	<-done
+	if got := h.Rooms(); len(got) != 0 {
+		t.Errorf("Rooms() = %v after every subscriber closed", got)
+	}
+}
+
+// ids reads n events from s, failing if the channel closes first.
+func ids(t *testing.T, s *chat.Subscription, n int) []uint64 {
+	t.Helper()
+	var got []uint64
+	for range n {
+		e, ok := <-s.Events()
+		if !ok {
+			t.Fatalf("subscription closed after %v", got)
+		}
+		got = append(got, e.Message.ID.Seq)
+	}
+	return got
+}
+
+func TestHubOrdersOutOfOrderEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := chat.NewHub(chat.HubOptions{GapWait: time.Second})
+		defer h.Close()
+		s := h.Subscribe("r")
+		defer s.Close()
+		h.Baseline("r", chat.ID{Epoch: 1, Seq: 2})
+		for _, seq := range []uint64{5, 2, 4, 3, 3, 1} {
+			h.Publish(event(t, "r", seq))
+		}
+		if diff := cmp.Diff([]uint64{3, 4, 5}, ids(t, s, 3)); diff != "" {
+			t.Errorf("after the baseline 2, events 5 2 4 3 3 1 came as (-want +got):\n%s", diff)
+		}
+		synctest.Wait()
+		if got, _ := drain(s); len(got) != 0 {
+			t.Errorf("then also %v", got)
+		}
+	})
+}
+
+// Events published before the first stream read its history wait for its
+// baseline: none is lost, none repeats what the history gave.
+func TestHubEventsWaitForTheBaseline(t *testing.T) {
+	h := chat.NewHub(chat.HubOptions{})
+	defer h.Close()
+	s := h.Subscribe("r")
+	defer s.Close()
+	h.Publish(event(t, "r", 4))
+	h.Publish(event(t, "r", 3))
+	if got, _ := drain(s); len(got) != 0 {
+		t.Fatalf("delivered %v before the baseline", got)
+	}
+	h.Baseline("r", chat.ID{Epoch: 1, Seq: 3})
+	if diff := cmp.Diff([]uint64{4}, ids(t, s, 1)); diff != "" {
+		t.Errorf("after the baseline 3 (-want +got):\n%s", diff)
+	}
+	h.Baseline("r", chat.ID{Epoch: 1, Seq: 9}) // a later stream's: no effect
+	h.Publish(event(t, "r", 5))
+	if diff := cmp.Diff([]uint64{5}, ids(t, s, 1)); diff != "" {
+		t.Errorf("after a second baseline (-want +got):\n%s", diff)
+	}
+}
+
+// A gap that does not close in GapWait is filled from the store; a number
+// the store never got is skipped.
+func TestHubFillsGapsFromHistory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memory.New(memory.Options{TTL: time.Hour, Limit: 100})
+		defer store.Close()
+		var stored []chat.Message
+		for i := range 4 {
+			m, err := store.Append(t.Context(), chat.Message{Room: "r", Username: "a", Text: fmt.Sprint(i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored = append(stored, m)
+		}
+		h := chat.NewHub(chat.HubOptions{GapWait: time.Second, Store: store})
+		defer h.Close()
+		s := h.Subscribe("r")
+		defer s.Close()
+		h.Baseline("r", stored[0].ID)
+		// 2 and 3 are in history but their events were lost; 4 arrives.
+		last, err := chat.NewEvent(stored[3])
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Publish(last)
+		synctest.Wait()
+		if got, _ := drain(s); len(got) != 0 {
+			t.Fatalf("delivered %v before the gap wait ended", got)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		got, _ := drain(s)
+		if diff := cmp.Diff([]uint64{2, 3, 4}, got); diff != "" {
+			t.Errorf("after the gap wait (-want +got):\n%s", diff)
+		}
+
+		// Seq 6 never reaches the store (its append failed); 7 does.
+		skip := chat.ID{Epoch: stored[0].ID.Epoch, Seq: 7}
+		h.Publish(&chat.Event{Message: chat.Message{ID: skip, Room: "r"}})
+		time.Sleep(time.Second)
+		synctest.Wait()
+		got, _ = drain(s)
+		if diff := cmp.Diff([]uint64{7}, got); diff != "" {
+			t.Errorf("with 5 and 6 never stored (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestHubResyncFillsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memory.New(memory.Options{TTL: time.Hour, Limit: 100})
+		defer store.Close()
+		h := chat.NewHub(chat.HubOptions{GapWait: time.Hour, Store: store})
+		defer h.Close()
+		s := h.Subscribe("r")
+		defer s.Close()
+		h.Baseline("r", chat.ID{})
+		m, err := store.Append(t.Context(), chat.Message{Room: "r", Username: "a", Text: "missed"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Resync()
+		synctest.Wait()
+		if got, _ := drain(s); len(got) != 1 || got[0] != m.ID.Seq {
+			t.Errorf("after Resync got %v, want [%d]", got, m.ID.Seq)
+		}
+	})
+}
+
+// A new epoch (the room expired and came back) follows the old one.
+func TestHubNewEpochFollows(t *testing.T) {
+	h := chat.NewHub(chat.HubOptions{})
+	defer h.Close()
+	s := h.Subscribe("r")
+	defer s.Close()
+	h.Baseline("r", chat.ID{Epoch: 1, Seq: 40})
+	e, _ := chat.NewEvent(chat.Message{ID: chat.ID{Epoch: 2, Seq: 1}, Room: "r"})
+	h.Publish(e)
+	if got := ids(t, s, 1); got[0] != 1 {
+		t.Errorf("got %v", got)
+	}
+}

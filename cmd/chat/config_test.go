@@ -1,0 +1,61 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := loadConfig()
+	if err != nil {
+		t.Fatalf("loadConfig with no environment: %v", err)
+	}
+	want := Config{
+		Addr: ":8080", Store: "memory", HistoryTTL: time.Hour, HistoryLimit: 500,
+		PostRate: 2, PostBurst: 10, MaxStreamsPerClient: 32, Heartbeat: 15 * time.Second,
+	}
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadConfigFromEnvironment(t *testing.T) {
+	t.Setenv("CHAT_ADDR", "127.0.0.1:9999")
+	t.Setenv("CHAT_HISTORY_TTL", "30m")
+	t.Setenv("CHAT_EMBED_ORIGINS", "https://a.example  http://localhost:3000/")
+	t.Setenv("CHAT_POST_RATE", "0")
+	c, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9999" || c.HistoryTTL != 30*time.Minute || c.PostRate != 0 {
+		t.Errorf("got %+v", c)
+	}
+	if diff := cmp.Diff(Origins{"https://a.example", "http://localhost:3000"}, c.EmbedOrigins); diff != "" {
+		t.Errorf("embed origins (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
+	tests := map[string]string{
+		"CHAT_HISTORY_TTL":            "soon",
+		"CHAT_HISTORY_LIMIT":          "0",
+		"CHAT_STORE":                  "redis",
+		"CHAT_POST_RATE":              "-1",
+		"CHAT_MAX_STREAMS_PER_CLIENT": "many",
+		"CHAT_EMBED_ORIGINS":          "example.com",
+		"CHAT_HEARTBEAT":              "0s",
+	}
+	for name, value := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(name, value)
+			_, err := loadConfig()
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s=%q: error %v, want one naming %s", name, value, err, name)
+			}
+		})
+	}
+}

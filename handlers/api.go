@@ -1,0 +1,88 @@
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/sessionchat/sessionchat/chat"
+)
+
+// roomParam parses the {room} of the route.
+func roomParam(r *http.Request) (chat.Room, error) {
+	return chat.ParseRoom(chi.URLParam(r, "room"))
+}
+
+// limitPost applies the client's post rate; when it is exceeded it sets
+// Retry-After and returns errRateLimited.
+func limitPost(w http.ResponseWriter, r *http.Request, posts *postLimiter) error {
+	if ok, wait := posts.allow(r); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+		return errRateLimited
+	}
+	return nil
+}
+
+func handleListMessages(log *slog.Logger, svc *chat.Service) http.HandlerFunc {
+	type response struct {
+		Messages []chat.Message `json:"messages"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		room, err := roomParam(r)
+		if err != nil {
+			writeError(log, w, r, err)
+			return
+		}
+		msgs, err := svc.History(r.Context(), room)
+		if err != nil {
+			writeError(log, w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, response{Messages: msgs})
+	}
+}
+
+func handlePostMessage(log *slog.Logger, svc *chat.Service, posts *postLimiter) http.HandlerFunc {
+	type request struct {
+		Username string `json:"username"`
+		Message  string `json:"message"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		room, err := roomParam(r)
+		if err != nil {
+			writeError(log, w, r, err)
+			return
+		}
+		if err := limitPost(w, r, posts); err != nil {
+			writeError(log, w, r, err)
+			return
+		}
+		req, err := decode[request](w, r)
+		if err != nil {
+			writeError(log, w, r, err)
+			return
+		}
+		m, err := svc.Post(r.Context(), room, req.Username, req.Message)
+		if err != nil {
+			writeError(log, w, r, err)
+			return
+		}
+		encode(w, http.StatusCreated, m)
+	}
+}
+
+func handleHealthz(w http.ResponseWriter, r *http.Request) {
+	encode(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func handleReadyz(log *slog.Logger, svc *chat.Service) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := svc.Ready(r.Context()); err != nil {
+			writeError(log, w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]string{"status": "ready"})
+	}
+}

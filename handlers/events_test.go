@@ -1,0 +1,240 @@
+package handlers_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sessionchat/sessionchat/chat"
+	"github.com/sessionchat/sessionchat/handlers"
+)
+
+func TestStreamHeadersGoOutAtOnce(t *testing.T) {
+	a := newApp(t, handlers.Options{Retry: 1500 * time.Millisecond})
+	// openStream returns when the response headers arrive: in an empty,
+	// quiet room nothing else will.
+	s := a.openStream(t, "/api/rooms/quiet/events")
+	h := s.resp.Header
+	if s.resp.StatusCode != 200 || h.Get("Content-Type") != "text/event-stream" ||
+		h.Get("Cache-Control") != "no-cache" || h.Get("X-Accel-Buffering") != "no" {
+		t.Errorf("stream answered %d with headers %v", s.resp.StatusCode, h)
+	}
+	ev, err := s.next()
+	if err != nil || ev.Retry != "1500" {
+		t.Errorf("first field = %+v, %v; want retry: 1500", ev, err)
+	}
+}
+
+func TestStreamReplaysHistoryThenLive(t *testing.T) {
+	a := newApp(t, handlers.Options{})
+	a.post(t, "r", "alice", "one")
+	a.post(t, "r", "bob", "two")
+	s := a.openStream(t, "/api/rooms/r/events")
+	if got := s.messages(t, 2); !cmp.Equal(got, []string{"one", "two"}) {
+		t.Errorf("replay = %q, want [one two]", got)
+	}
+	for _, text := range []string{"three", "four", "five"} {
+		a.post(t, "r", "carol", text)
+	}
+	if got := s.messages(t, 3); !cmp.Equal(got, []string{"three", "four", "five"}) {
+		t.Errorf("live = %q, want [three four five]", got)
+	}
+}
+
+func TestStreamResume(t *testing.T) {
+	// cursor is an index into the five posted ids, or -1 for none.
+	tests := []struct {
+		name      string
+		query     int // ?after=
+		header    int // Last-Event-ID
+		rawQuery  string
+		rawHeader string
+		want      []string
+	}{
+		{name: "Last-Event-ID", query: -1, header: 2, want: []string{"3", "4"}},
+		{name: "after", query: 0, header: -1, want: []string{"1", "2", "3", "4"}},
+		{name: "header wins over after", query: 0, header: 3, want: []string{"4"}},
+		{name: "unknown cursor", query: -1, header: -1, rawQuery: "zzz-1", want: []string{"0", "1", "2", "3", "4"}},
+		{name: "garbage cursor", query: -1, header: -1, rawHeader: "<script>", want: []string{"0", "1", "2", "3", "4"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newApp(t, handlers.Options{})
+			var ids []string
+			for i := range 5 {
+				ids = append(ids, a.post(t, "r", "a", fmt.Sprint(i)).ID.String())
+			}
+			after, lastID := tt.rawQuery, tt.rawHeader
+			if tt.query >= 0 {
+				after = ids[tt.query]
+			}
+			if tt.header >= 0 {
+				lastID = ids[tt.header]
+			}
+			path := "/api/rooms/r/events"
+			if after != "" {
+				path += "?after=" + url.QueryEscape(after)
+			}
+			var header []string
+			if lastID != "" {
+				header = []string{"Last-Event-ID", lastID}
+			}
+			s := a.openStream(t, path, header...)
+			if got := s.messages(t, len(tt.want)); !cmp.Equal(got, tt.want) {
+				t.Errorf("backlog = %q, want %q", got, tt.want)
+			}
+			// Then live, with nothing in between.
+			live := a.post(t, "r", "a", "live")
+			if got := s.nextMessage(t); got.ID != live.ID {
+				t.Errorf("after the backlog got %q (%s), want the live message (%s)", got.Text, got.ID, live.ID)
+			}
+		})
+	}
+}
+
+// A cursor at the end of history sends nothing until the next message.
+func TestStreamResumeAtTheEnd(t *testing.T) {
+	a := newApp(t, handlers.Options{})
+	last := a.post(t, "r", "a", "seen")
+	s := a.openStream(t, "/api/rooms/r/events", "Last-Event-ID", last.ID.String())
+	a.post(t, "r", "a", "new")
+	if got := s.nextMessage(t).Text; got != "new" {
+		t.Errorf("first message after resuming at the end = %q, want new", got)
+	}
+}
+
+func TestStreamRoomIsolation(t *testing.T) {
+	a := newApp(t, handlers.Options{})
+	sa := a.openStream(t, "/api/rooms/a/events")
+	sb := a.openStream(t, "/api/rooms/b/events")
+	a.post(t, "b", "x", "for b")
+	a.post(t, "a", "x", "for a")
+	if got := sa.nextMessage(t).Text; got != "for a" {
+		t.Errorf("room a's stream got %q", got)
+	}
+	if got := sb.nextMessage(t).Text; got != "for b" {
+		t.Errorf("room b's stream got %q", got)
+	}
+}
+
+func TestStreamHeartbeat(t *testing.T) {
+	a := newApp(t, handlers.Options{Heartbeat: 20 * time.Millisecond})
+	s := a.openStream(t, "/api/rooms/idle/events")
+	for range 2 {
+		ev, err := s.next()
+		for err == nil && ev.Retry != "" {
+			ev, err = s.next()
+		}
+		if err != nil || ev.Comment == "" || ev.Event != "" {
+			t.Fatalf("idle stream sent %+v, %v; want a comment", ev, err)
+		}
+	}
+}
+
+// A dropped subscriber's stream ends; the client resumes with its last
+// id and gets what was posted meanwhile, nothing twice.
+func TestDroppedStreamResumes(t *testing.T) {
+	a := newApp(t, handlers.Options{})
+	a.post(t, "r", "a", "0")
+	s := a.openStream(t, "/api/rooms/r/events")
+	last := s.nextMessage(t)
+	a.hub.Drop("r")
+	for {
+		_, err := s.next()
+		if err != nil {
+			break // the server ended the stream
+		}
+	}
+	a.post(t, "r", "a", "1")
+	a.post(t, "r", "a", "2")
+	s2 := a.openStream(t, "/api/rooms/r/events", "Last-Event-ID", last.ID.String())
+	if got := s2.messages(t, 2); !cmp.Equal(got, []string{"1", "2"}) {
+		t.Errorf("after resuming = %q, want [1 2]", got)
+	}
+}
+
+// Many posters and many streams at once: every stream sees every message
+// exactly once, in history order.
+func TestConcurrentPostersAndStreams(t *testing.T) {
+	const posters, each, streams = 5, 30, 20
+	a := newApp(t, handlers.Options{})
+	var ss []*stream
+	for range streams / 2 {
+		ss = append(ss, a.openStream(t, "/api/rooms/busy/events"))
+	}
+	var wg sync.WaitGroup
+	for p := range posters {
+		wg.Go(func() {
+			for i := range each {
+				a.post(t, "busy", fmt.Sprint("p", p), fmt.Sprint(i))
+			}
+		})
+	}
+	// Half the streams join while the posts are under way.
+	for range streams - streams/2 {
+		ss = append(ss, a.openStream(t, "/api/rooms/busy/events"))
+	}
+	wg.Wait()
+	hist, err := a.store.History(t.Context(), "busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []chat.ID
+	for _, m := range hist {
+		want = append(want, m.ID)
+	}
+	for i, s := range ss {
+		var got []chat.ID
+		for range posters * each {
+			got = append(got, s.nextMessage(t).ID)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("stream %d differs from history (-history +stream):\n%s", i, diff)
+		}
+	}
+}
+
+// Streams end when clients leave, leaving no goroutine behind.
+func TestStreamsLeaveNoGoroutines(t *testing.T) {
+	a := newApp(t, handlers.Options{Heartbeat: time.Millisecond})
+	before := runtime.NumGoroutine()
+	for i := range 10 {
+		s := a.openStream(t, fmt.Sprint("/api/rooms/r", i%3, "/events"))
+		s.next()
+		s.close()
+	}
+	// Close waits for every handler to return.
+	a.Close()
+	waitFor(t, func() bool { return runtime.NumGoroutine() <= before })
+	if rooms := a.hub.Rooms(); len(rooms) != 0 {
+		t.Errorf("hub still has subscribers: %v", rooms)
+	}
+}
+
+// The handler lifts the server's write timeout for its stream: heartbeats
+// and messages still go out long after it would have struck.
+func TestStreamHasNoWriteTimeout(t *testing.T) {
+	a := newApp(t, handlers.Options{Heartbeat: 40 * time.Millisecond}, func(s *http.Server) {
+		s.WriteTimeout = 30 * time.Millisecond
+	})
+	s := a.openStream(t, "/api/rooms/r/events")
+	for beats := 0; beats < 3; {
+		ev, err := s.next()
+		if err != nil {
+			t.Fatalf("stream ended after %d heartbeats: %v", beats, err)
+		}
+		if ev.Comment != "" {
+			beats++
+		}
+	}
+	a.post(t, "r", "a", "still here")
+	if got := s.nextMessage(t).Text; got != "still here" {
+		t.Errorf("got %q, want the message posted after the write timeout", got)
+	}
+}

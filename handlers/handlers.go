@@ -1,0 +1,37 @@
+// Package handlers is the HTTP face of the chat: the chi router, the HTML
+// pages, the JSON API and the Server-Sent Events writer. Handlers decode,
+// call the domain (chat), encode; nothing else.
+//
+// It imports the domain, the views and the assets; never a backend.
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/sessionchat/sessionchat/chat"
+)
+
+// Options tune the handlers. The zero value of each field means its
+// default, except where it says 0 disables.
+type Options struct {
+	HistoryTTL          time.Duration // shown on room pages
+	Heartbeat           time.Duration // SSE comment interval while idle; default 15s
+	Retry               time.Duration // SSE reconnection hint; default 2s
+	EmbedOrigins        []string      // origins allowed to frame /embed/{room}
+	PostRate            float64       // posts per second per client; 0 = unlimited
+	PostBurst           int           // posts allowed at once above the rate
+	MaxStreamsPerClient int           // concurrent streams per client; 0 = unlimited
+}
+
+// New returns the chat's HTTP handler.
+func New(log *slog.Logger, svc *chat.Service, hub *chat.Hub, o Options) http.Handler {
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 15 * time.Second
+	}
+	if o.Retry <= 0 {
+		o.Retry = 2 * time.Second
+	}
+	return routes(log, svc, hub, o)
+}

@@ -1,0 +1,128 @@
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// recoverer turns a panic in a handler into a logged 500 and keeps the
+// process alive. http.ErrAbortHandler is re-raised: it is net/http's way
+// of aborting a response on purpose.
+func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				v := recover()
+				if v == nil {
+					return
+				}
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				writeFor(log, w, r, errInternal)
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// logRequests logs one line per request, without query strings or bodies
+// (they may carry names, cursors or message text).
+func logRequests(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			rec := &statusRecorder{ResponseWriter: w}
+			next.ServeHTTP(rec, r)
+			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", rec.code()),
+				slog.Int64("bytes", rec.bytes),
+				slog.Duration("duration", time.Since(start)),
+			)
+		})
+	}
+}
+
+// statusRecorder notes the status and size of a response. Unwrap lets
+// http.ResponseController reach the connection's Flusher and deadlines.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusRecorder) code() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
+}
+
+// commonHeaders go on every response.
+func commonHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// pageCSP allows the page's own styles, script and stream, nothing inline;
+// frame-ancestors is added per page.
+const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
+
+// setPageHeaders gives an HTML page its security policy, refusing to be
+// framed unless a route has already allowed it (embedHeaders).
+func setPageHeaders(h http.Header) {
+	if h.Get("Content-Security-Policy") == "" {
+		h.Set("Content-Security-Policy", pageCSP+"frame-ancestors 'none'")
+		h.Set("X-Frame-Options", "DENY")
+	}
+}
+
+// embedHeaders lets this site and origins frame the page.
+func embedHeaders(origins []string) func(http.Handler) http.Handler {
+	csp := pageCSP + strings.Join(append([]string{"frame-ancestors 'self'"}, origins...), " ")
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Security-Policy", csp)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// crossOriginProtection rejects cross-origin form and JSON posts (by
+// Sec-Fetch-Site and Origin), answering in the caller's format.
+func crossOriginProtection(log *slog.Logger) func(http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeFor(log, w, r, errCrossOrigin)
+	}))
+	return cop.Handler
+}

@@ -1,0 +1,183 @@
+package handlers
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/sessionchat/sessionchat/chat"
+	"github.com/sessionchat/sessionchat/views"
+)
+
+// nameCookie remembers the display name between pages. It is not HttpOnly:
+// the page script sets it too.
+const nameCookie = "chat_name"
+
+func readName(r *http.Request) string {
+	c, err := r.Cookie(nameCookie)
+	if err != nil {
+		return ""
+	}
+	v, err := url.QueryUnescape(c.Value)
+	if err != nil {
+		return ""
+	}
+	name, err := chat.ParseName(v)
+	if err != nil {
+		return ""
+	}
+	return name
+}
+
+func rememberName(w http.ResponseWriter, name string) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     nameCookie,
+		Value:    url.QueryEscape(name),
+		Path:     "/",
+		MaxAge:   365 * 24 * 3600,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// render writes a component as a page; it renders to a buffer first so a
+// failure becomes a clean 500.
+func render(log *slog.Logger, w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	var buf bytes.Buffer
+	if err := c.Render(r.Context(), &buf); err != nil {
+		log.Error("render page", "path", r.URL.Path, "err", err)
+		http.Error(w, errInternal.Error(), http.StatusInternalServerError)
+		return
+	}
+	setPageHeaders(w.Header())
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// parseForm reads a url-encoded or multipart form of bounded size.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := r.ParseForm(); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return errTooLarge
+		}
+		return fmt.Errorf("%w: malformed form: %w", chat.ErrInvalid, err)
+	}
+	return nil
+}
+
+func handleLobby(log *slog.Logger, hub *chat.Hub) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		render(log, w, r, http.StatusOK, views.LobbyPage(views.LobbyView{Name: readName(r), Rooms: hub.Rooms()}))
+	}
+}
+
+// handleJoin remembers the name chosen in the lobby and goes to the room.
+func handleJoin(log *slog.Logger, hub *chat.Hub) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := parseForm(w, r); err != nil {
+			writeErrorPage(log, w, r, err)
+			return
+		}
+		v := views.LobbyView{Name: r.PostForm.Get(views.FieldName), Room: r.PostForm.Get(views.FieldRoom)}
+		name, err := chat.ParseName(v.Name)
+		if err == nil {
+			var room chat.Room
+			if room, err = chat.ParseRoom(v.Room); err == nil {
+				rememberName(w, name)
+				http.Redirect(w, r, roomPath(room, false), http.StatusSeeOther)
+				return
+			}
+		}
+		v.Rooms = hub.Rooms()
+		code, msg := status(err)
+		v.Error = msg
+		render(log, w, r, code, views.LobbyPage(v))
+	}
+}
+
+// roomPath is the page of room, full size or embedded.
+func roomPath(room chat.Room, embed bool) string {
+	if embed {
+		return "/embed/" + string(room)
+	}
+	return "/rooms/" + string(room)
+}
+
+// handleRoom renders a room with its history. ?name= sets the display
+// name, as in the original app.
+func handleRoom(log *slog.Logger, svc *chat.Service, ttl time.Duration, embed bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		room, err := roomParam(r)
+		if err != nil {
+			writeErrorPage(log, w, r, err)
+			return
+		}
+		name := readName(r)
+		if q := r.URL.Query().Get("name"); q != "" {
+			if n, err := chat.ParseName(q); err == nil {
+				name = n
+				rememberName(w, name)
+			}
+		}
+		renderRoom(log, w, r, http.StatusOK, views.RoomView{Room: room, Name: name, TTL: ttl, Embed: embed}, svc)
+	}
+}
+
+// renderRoom fills v with the room's history and renders it.
+func renderRoom(log *slog.Logger, w http.ResponseWriter, r *http.Request, code int, v views.RoomView, svc *chat.Service) {
+	msgs, err := svc.History(r.Context(), v.Room)
+	if err != nil {
+		writeErrorPage(log, w, r, err)
+		return
+	}
+	v.Messages = msgs
+	page := views.RoomPage(v)
+	if v.Embed {
+		page = views.EmbedPage(v)
+	}
+	render(log, w, r, code, page)
+}
+
+// handleFormPost posts a message from the page's form, for browsers
+// without JavaScript: 303 back to the room, or the room again with the
+// error and the draft kept.
+func handleFormPost(log *slog.Logger, svc *chat.Service, posts *postLimiter, ttl time.Duration, embed bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		room, err := roomParam(r)
+		if err != nil {
+			writeErrorPage(log, w, r, err)
+			return
+		}
+		if err := parseForm(w, r); err != nil {
+			writeErrorPage(log, w, r, err)
+			return
+		}
+		v := views.RoomView{
+			Room:  room,
+			Name:  r.PostForm.Get(views.FieldName),
+			Draft: r.PostForm.Get(views.FieldMessage),
+			TTL:   ttl,
+			Embed: embed,
+		}
+		err = limitPost(w, r, posts)
+		if err == nil {
+			var m chat.Message
+			if m, err = svc.Post(r.Context(), room, v.Name, v.Draft); err == nil {
+				rememberName(w, m.Username)
+				http.Redirect(w, r, roomPath(room, embed), http.StatusSeeOther)
+				return
+			}
+		}
+		code, msg := status(err)
+		logFailure(log, r, code, err)
+		v.Error = msg
+		renderRoom(log, w, r, code, v, svc)
+	}
+}

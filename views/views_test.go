@@ -1,0 +1,222 @@
+package views_test
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/sessionchat/sessionchat/chat"
+	"github.com/sessionchat/sessionchat/views"
+)
+
+func render(t *testing.T, c templ.Component) string {
+	t.Helper()
+	var b strings.Builder
+	if err := c.Render(context.Background(), &b); err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	return b.String()
+}
+
+var t0 = time.Date(2026, 11, 26, 13, 46, 11, 0, time.UTC)
+
+func msg(seq uint64, user, text string) chat.Message {
+	return chat.Message{ID: chat.ID{Epoch: 7, Seq: seq}, Room: "lobby", Username: user, Text: text, Time: t0.Add(time.Duration(seq) * time.Minute)}
+}
+
+func TestRoomPageEscapesUserInput(t *testing.T) {
+	const (
+		script = `<script>alert(1)</script>`
+		img    = `<img src=x onerror=alert(1)>`
+	)
+	v := views.RoomView{
+		Room:     "lobby",
+		Name:     img,
+		Messages: []chat.Message{msg(1, img, script)},
+		TTL:      time.Hour,
+		Draft:    script,
+		Error:    img,
+	}
+	for name, page := range map[string]templ.Component{"RoomPage": views.RoomPage(v), "EmbedPage": views.EmbedPage(v)} {
+		got := render(t, page)
+		for _, want := range []string{
+			`&lt;script&gt;alert(1)&lt;/script&gt;`,
+			`&lt;img src=x onerror=alert(1)&gt;`,
+		} {
+			if !strings.Contains(got, want) {
+				t.Errorf("%s: output lacks escaped %q", name, want)
+			}
+		}
+		for _, bad := range []string{`<script>alert`, `<img src=x`} {
+			if strings.Contains(got, bad) {
+				t.Errorf("%s: output contains raw %q", name, bad)
+			}
+		}
+	}
+}
+
+var itemRE = regexp.MustCompile(`<li class="([^"]*)"(?: id="m-([^"]*)")?`)
+
+func TestMyMessageOnlyOnReadersMessages(t *testing.T) {
+	legacy := chat.Message{Username: "alice", Text: "from the old app"}
+	nameless := msg(4, "", "no name")
+	v := views.RoomView{
+		Room:     "lobby",
+		TTL:      time.Hour,
+		Messages: []chat.Message{legacy, msg(1, "alice", "hi"), msg(2, "bob", "hey"), msg(3, "Alice", "not me"), nameless},
+	}
+	for _, tc := range []struct {
+		reader string
+		want   map[string]bool // message id ("" for the legacy item) → mine
+	}{
+		{"alice", map[string]bool{"": true, "7-1": true, "7-2": false, "7-3": false, "7-4": false}},
+		{"bob", map[string]bool{"": false, "7-1": false, "7-2": true, "7-3": false, "7-4": false}},
+		{"", map[string]bool{"": false, "7-1": false, "7-2": false, "7-3": false, "7-4": false}},
+	} {
+		v.Name = tc.reader
+		page := render(t, views.RoomPage(v))
+		// The clone template is an empty message and never the reader's.
+		list, tmpl, ok := strings.Cut(page, `<template id="message-template">`)
+		if !ok {
+			t.Fatalf("reader %q: no message template", tc.reader)
+		}
+		got := map[string]bool{}
+		for _, m := range itemRE.FindAllStringSubmatch(list, -1) {
+			got[m[2]] = strings.Contains(" "+m[1]+" ", " my-message ")
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("reader %q: got %d messages %v, want %d", tc.reader, len(got), got, len(tc.want))
+		}
+		for id, mine := range tc.want {
+			if got[id] != mine {
+				t.Errorf("reader %q, message %q: my-message = %v, want %v", tc.reader, id, got[id], mine)
+			}
+		}
+		if !strings.Contains(tmpl, `<li class="message">`) || strings.Contains(tmpl, "my-message") {
+			t.Errorf("reader %q: template item is not a plain message: %s", tc.reader, tmpl)
+		}
+	}
+}
+
+func TestRoomPageEventsCursor(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		messages []chat.Message
+		want     string
+	}{
+		{"empty room", nil, `data-events="/api/rooms/lobby/events"`},
+		{"history", []chat.Message{msg(1, "a", "x"), msg(2, "b", "y")}, `data-events="/api/rooms/lobby/events?after=7-2"`},
+		{"legacy item last", []chat.Message{msg(1, "a", "x"), {Username: "old", Text: "z"}}, `data-events="/api/rooms/lobby/events?after=7-1"`},
+		{"only legacy items", []chat.Message{{Username: "old", Text: "z"}}, `data-events="/api/rooms/lobby/events"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := render(t, views.RoomPage(views.RoomView{Room: "lobby", TTL: time.Hour, Messages: tc.messages}))
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("page lacks %s", tc.want)
+			}
+			if !strings.Contains(got, `data-post="/api/rooms/lobby/messages"`) {
+				t.Errorf("page lacks data-post")
+			}
+			if empty := strings.Contains(got, `<li id="empty">`); empty != (len(tc.messages) == 0) {
+				t.Errorf("empty-state item shown = %v with %d messages", empty, len(tc.messages))
+			}
+		})
+	}
+}
+
+func TestEmbedPageIsCompact(t *testing.T) {
+	v := views.RoomView{Room: "lobby", TTL: time.Hour, Messages: []chat.Message{msg(1, "a", "x")}}
+	embed := render(t, views.EmbedPage(v))
+	room := render(t, views.RoomPage(v))
+	if !strings.Contains(embed, `<body class="embed">`) {
+		t.Errorf("EmbedPage body has no class embed")
+	}
+	if strings.Contains(room, `class="embed"`) {
+		t.Errorf("RoomPage has class embed")
+	}
+	if strings.Contains(embed, `class="site"`) || !strings.Contains(room, `class="site"`) {
+		t.Errorf("site header: want it on RoomPage only")
+	}
+	for name, page := range map[string]string{"RoomPage": room, "EmbedPage": embed} {
+		for _, want := range []string{`id="chat"`, `<p id="status" data-state="offline"`, `<ol id="messages" aria-live="polite" aria-relevant="additions">`,
+			`<template id="message-template">`, `<p id="form-error" role="alert">`, `action="/rooms/lobby/messages"`, `<script src="/assets/chat.js" defer>`, `id="m-7-1" data-id="7-1"`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s lacks %s", name, want)
+			}
+		}
+	}
+}
+
+func TestExpiryNote(t *testing.T) {
+	for _, tc := range []struct {
+		ttl      time.Duration
+		messages []chat.Message
+		want     string
+	}{
+		{time.Hour, nil, "Messages vanish 1 hour after the last post."},
+		{90 * time.Second, nil, "Messages vanish 90 seconds after the last post."},
+		{30 * time.Minute, nil, "Messages vanish 30 minutes after the last post."},
+		{90 * time.Minute, []chat.Message{msg(1, "a", "x")},
+			`History vanishes at <time datetime="2026-11-26T15:17:11Z">15:17 UTC</time> unless someone posts — each message keeps it for another 1 hour 30 minutes.`},
+	} {
+		got := render(t, views.RoomPage(views.RoomView{Room: "r", TTL: tc.ttl, Messages: tc.messages}))
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("TTL %v, %d messages: page lacks %q", tc.ttl, len(tc.messages), tc.want)
+		}
+	}
+}
+
+func TestMessageItem(t *testing.T) {
+	got := render(t, views.MessageItem(chat.Message{}, false))
+	want := `<li class="message"><span class="username" dir="auto"></span> <time></time><p class="text" dir="auto"></p></li>`
+	if got != want {
+		t.Errorf("empty message:\ngot  %s\nwant %s", got, want)
+	}
+	got = render(t, views.MessageItem(msg(3, "alice", "a\nb"), true))
+	want = `<li class="message my-message" id="m-7-3" data-id="7-3"><span class="username" dir="auto">alice</span> <time datetime="2026-11-26T13:49:11Z">13:49</time><p class="text" dir="auto">a
+b</p></li>`
+	if got != want {
+		t.Errorf("message:\ngot  %s\nwant %s", got, want)
+	}
+}
+
+func TestLobbyPage(t *testing.T) {
+	empty := render(t, views.LobbyPage(views.LobbyView{}))
+	for _, want := range []string{`action="/join"`, `name="username"`, `name="room"`, `id="no-rooms"`} {
+		if !strings.Contains(empty, want) {
+			t.Errorf("empty lobby lacks %s", want)
+		}
+	}
+	if strings.Contains(empty, `role="alert"`) || strings.Contains(empty, "<script") {
+		t.Errorf("empty lobby has an alert or a script")
+	}
+	got := render(t, views.LobbyPage(views.LobbyView{
+		Name: "al", Room: "bad room", Error: "room name may contain only letters",
+		Rooms: []chat.RoomInfo{{Room: "go-team", Subscribers: 1}, {Room: "b_2", Subscribers: 3}},
+	}))
+	for _, want := range []string{
+		`role="alert">room name may contain only letters</p>`, `value="bad room"`, `value="al"`,
+		`<a href="/rooms/go-team">go-team</a> <span class="count">1 listener</span>`,
+		`<a href="/rooms/b_2">b_2</a> <span class="count">3 listeners</span>`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lobby lacks %s", want)
+		}
+	}
+	if strings.Contains(got, `id="no-rooms"`) {
+		t.Errorf("lobby with rooms shows the empty state")
+	}
+}
+
+func TestErrorPage(t *testing.T) {
+	got := render(t, views.ErrorPage(404, "No such <room>"))
+	for _, want := range []string{"<h1>Not Found</h1>", "No such &lt;room&gt;", `<a href="/">`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("error page lacks %s", want)
+		}
+	}
+}
