@@ -1,0 +1,148 @@
+// Package momentotest is a wire-compatible stand-in for the Momento Cache and
+// Topics services, so that code using the real Momento Go SDK
+// (github.com/momentohq/client-sdk-go v1.38.0) can be tested end to end over
+// gRPC without the internet.
+//
+// It is a test double for the chat server's Momento backend: tests start one
+// with [Start], point SDK clients at it with [Server.Credential], and inject
+// faults ([Server.Stop], [Server.Restart], [Server.SetUnavailable],
+// [Server.FailNext], [Server.DropSubscriptions]). cmd/momentotest wraps it
+// as a standalone process for manual multi-instance runs. Production code
+// must not import this package (it imports testing).
+//
+// # How it works
+//
+// No .proto file or generated code is copied. Linking the SDK package momento
+// registers Momento's descriptors in protoregistry.GlobalFiles; every call
+// arrives at a grpc.UnknownServiceHandler on a plaintext (h2c) grpc-go
+// server, its method descriptor is found by name, the request is decoded
+// into a dynamicpb message and the answer is a dynamicpb message.
+//
+// # Supported methods
+//
+//	control_client.ScsControl: CreateCache, DeleteCache, ListCaches
+//	cache_client.Ping:         Ping
+//	cache_client.Scs:          Get, Set, SetIf (SetIfEqual, SetIfAbsent, ...), Delete, Increment,
+//	                           ListPushBack, ListFetch, ListLength
+//	cache_client.pubsub.Pubsub: Publish, Subscribe (server streaming)
+//
+// Anything else answers Unimplemented (the SDK's BadRequestError).
+// Data-plane (Scs) calls must carry the `cache` header, as the SDK always
+// sends it; Publish and Subscribe take the cache from the request body. The
+// `authorization` header may be empty unless [WithAuthToken] is given.
+//
+// # Semantics
+//
+// Known (Momento docs, proto comments or the SDK's own tests):
+//   - CreateCache of an existing cache fails with AlreadyExists, which the SDK
+//     turns into *responses.CreateCacheAlreadyExists; calls on an unknown cache
+//     fail with NotFound (the SDK's NotFoundError).
+//   - Collection TTL: refresh_ttl=true resets the list's expiry to now+ttl
+//     on every push; false sets it only when the push creates the list.
+//   - ListPushBack truncate_front_to_size drops the oldest elements after the
+//     push so the length is at most N (0 = no truncation).
+//   - ListFetch: start inclusive, end exclusive, negative indices count from
+//     the end, unbounded = whole list; an empty range is a Miss (the SDK's
+//     list_test.go expects "no start and end 0" to be a ListFetchMiss).
+//   - Increment works only on a base-10 integer string, creates a missing
+//     item with the amount, stores the result as a decimal string, and fails
+//     with FailedPrecondition otherwise (as the SDK's DictionaryIncrement test
+//     expects for a non-integer value) and on int64 overflow.
+//   - Limits (docs.momentohq.com/cache/limits, /topics/limits): item 5 MB
+//     including the key, collection element 128 KB, TTL 24 h, topic message
+//     4 KB, 100 concurrent subscriptions. Size limits answer ResourceExhausted
+//     (the SDK's LimitExceededError). See [Limits].
+//   - Topics: the first stream message is a heartbeat; items carry
+//     topic_sequence_number 1, 2, 3... per topic, the same for every
+//     subscriber, and a sequence_page that changes when the topic resets;
+//     heartbeats do not consume sequence numbers.
+//
+// Inferred (not documented by Momento; chosen to be plausible and useful):
+//   - Resume is inclusive: resume_at_topic_sequence_number=n replays retained
+//     items n, n+1, ... ("replay messages starting from the provided sequence
+//     number"). The Go SDK's own reconnect sends the last number it received,
+//     so after an SDK reconnect that item arrives twice; dedupe by message id.
+//     resume 0 starts at the next published item; sequence_page 0 with n > 0
+//     is taken as "the current page".
+//   - Each topic retains its last [WithRetention] items (default 100),
+//     across Stop/Restart and without subscribers.
+//   - Discontinuity triggers: resuming with another page (topic reset, see
+//     [Server.ResetTopic]), resuming before the oldest retained item, resuming
+//     beyond the newest item, or a subscriber falling behind by more than the
+//     retention. Fields: last_topic_sequence = the last number the
+//     subscriber is taken to have (cursor-1), new_topic_sequence = the number
+//     after which items resume, new_sequence_page = the topic's page. After a
+//     page change the retained items of the new page are replayed.
+//   - Pages are unique, increasing numbers (nanosecond clock based), not 1,2,3.
+//   - Heartbeat cadence: immediately, then after every [WithHeartbeat] of
+//     silence (default 1s).
+//   - Exact error messages and `err` trailer values: cache_not_found,
+//     cache_already_exists, item_size_limit_exceeded,
+//     element_size_limit_exceeded, request_size_limit_exceeded (topic message
+//     too large), topic_subscriptions_limit_exceeded. The SDK only needs the
+//     status codes for the errors above.
+//   - TTL of 0 or above the maximum is InvalidArgument; Increment sets the
+//     item's expiry to now+ttl on every call (its request has no refresh
+//     flag; the SDK drops CollectionTtl.RefreshTtl for Increment); sizes are
+//     counted as key bytes + value bytes without overhead; a Get, list or
+//     Increment call on an item of the other type is FailedPrecondition; the
+//     subscription limit counts all live streams on the server.
+//   - DeleteCache ends that cache's subscriptions with NotFound;
+//     [Server.DropSubscriptions] ends them with Unavailable.
+//   - Not emulated: rate limits (ops/s, throughput), other data types,
+//     momento-local's fault-injection headers, publisher ids (always "").
+//
+// Expired items vanish lazily on access and in a sweep every second (by the
+// [WithClock] clock), so memory does not grow with dead items.
+//
+// # Connecting the SDK with a plain host:port
+//
+// The SDK (v1.38.0) resolves endpoints from the credential provider. To talk
+// plaintext to host:port (for example CHAT_MOMENTO_ENDPOINT=127.0.0.1:9090):
+//
+// Without an API key (momento-local style, empty authorization):
+//
+//	creds, err := auth.NewMomentoLocalProvider(&auth.MomentoLocalConfig{
+//		Hostname: "127.0.0.1", Port: 9090, // every endpoint, InsecureConnection: true
+//	})
+//
+// With a key the SDK can parse (a v1 key, base64 JSON {"endpoint","api_key"},
+// or a legacy JWT key), override the endpoints it encodes:
+//
+//	creds, err := auth.FromString(apiKey)
+//	ep := auth.Endpoint{Endpoint: "127.0.0.1:9090", InsecureConnection: true}
+//	creds, err = creds.WithEndpoints(auth.AllEndpoints{
+//		CacheEndpoint: ep, ControlEndpoint: ep, TokenEndpoint: ep, StorageEndpoint: ep,
+//	})
+//
+// With any other key string (an opaque token, a v2 key), auth.FromString
+// fails ("Could not parse auth token." / "malformed auth token"); implement
+// the exported auth.CredentialProvider interface with fixed values instead,
+// as [EndpointCredential] does (copy it into the app: it only needs package
+// auth). [EndpointCredential] picks the right recipe for any key, "" included.
+//
+// Then, identically for Momento and this server:
+//
+//	cc, err := momento.NewCacheClient(config.LaptopLatest(), creds, time.Hour)
+//	tc, err := momento.NewTopicClient(
+//		config.TopicsDefault().WithRetryStrategy(retry.NewNeverRetryStrategy()), creds)
+//
+// NewCacheClient connects eagerly and fails at once with ConnectionError if
+// nothing listens; NewTopicClient is lazy.
+//
+// # SDK v1.38.0 quirks these tests pin down
+//
+//   - A TopicClient allows 400 Subscribe calls in its lifetime (4 stream
+//     channels x 100); closed subscriptions do not give their slot back, and
+//     call 401 fails with ClientResourceExhaustedError (TestSubscribeBudget).
+//   - After the SDK reconnects a subscription by itself, the new stream
+//     lives only as long as the ctx passed to the Item/Event call that
+//     reconnected; a per-call timeout ctx kills it (TestSDKReconnect). The
+//     SDK resumes at the last number it saw, so that item arrives twice.
+//   - TopicClient.Close closes a channel a pool goroutine may still send on:
+//     the race detector reports it on every Close, and it can panic. The
+//     tests never close their topic clients.
+//   - Idempotent calls (ListFetch, ListLength, Get, Set, Delete) are retried
+//     up to 3 times on Unavailable/Internal; ListPushBack, Increment and
+//     Publish are not (TestFailNext).
+package momentotest
