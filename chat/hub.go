@@ -13,6 +13,11 @@ const (
 	DefaultQueue   = 256
 	DefaultGapWait = 250 * time.Millisecond
 	fillTimeout    = 5 * time.Second
+	// fillTries is how many history reads a gap gets, each after twice
+	// the wait of the one before, before the hub skips it: a missing
+	// number may be a post still on its way to the store, or one whose
+	// append failed.
+	fillTries = 4
 )
 
 // Broker carries each stored message to the hub of every instance that
@@ -31,7 +36,8 @@ type HubOptions struct {
 	// hub gives up on it; DefaultQueue when 0.
 	Queue int
 	// GapWait is how long an event that arrived before the ones preceding
-	// it waits for them; DefaultGapWait when 0.
+	// it waits for them before the hub reads history; DefaultGapWait when
+	// 0. Later reads wait twice as long each.
 	GapWait time.Duration
 	// Store fills gaps that GapWait did not close. Without one the hub
 	// skips what is missing.
@@ -43,9 +49,11 @@ type HubOptions struct {
 //
 // Events may reach Publish out of order, twice, or never, when several
 // instances post to a room through a broker. An event that does not follow
-// the last one delivered waits up to GapWait for those before it; then the
-// room's history fills in what is missing, and a number that never made it
-// into history (a post whose append failed) is skipped. Until a room's
+// the last one delivered waits GapWait for those before it; then the
+// room's history fills in what is missing. A number still missing is read
+// for again, waiting twice as long each time (it may belong to a post still
+// on its way to the store), and after fillTries reads it is skipped (its
+// append failed: 4 reads, 15×GapWait in all). Until a room's
 // first stream has read its history and called Baseline, events wait, so
 // that none published in between is lost to it.
 //
@@ -76,6 +84,7 @@ type hubRoom struct {
 	last    ID                         // the last event delivered, or the baseline
 	pending []*Event                   // after last, in ID order, waiting for a gap to close
 	gap     *time.Timer                // armed while pending waits
+	tries   int                        // history reads of the current gap
 }
 
 // NewHub returns a hub.
@@ -303,9 +312,11 @@ func (h *Hub) drain(r *hubRoom) {
 		h.deliver(r, e)
 	}
 	r.pending = slices.Delete(r.pending, 0, i)
-	if len(r.pending) > 0 {
-		h.armGap(r, h.gapWait)
+	if len(r.pending) == 0 {
+		r.tries = 0
+		return
 	}
+	h.armGap(r, h.gapWait<<r.tries)
 }
 
 // armGap schedules a fill of r after d unless one is scheduled. r.mu is
@@ -321,9 +332,10 @@ func (h *Hub) armGap(r *hubRoom, d time.Duration) {
 	})
 }
 
-// fill delivers, in order, everything the room's history holds after the
-// last event delivered, together with the events waiting; what neither
-// has is skipped.
+// fill adds to the events waiting what the room's history holds after the
+// last event delivered, and delivers what now follows in order. A gap that
+// remains is read for again later, up to fillTries times; then it is
+// skipped.
 func (h *Hub) fill(r *hubRoom) {
 	var history []Message
 	if h.store != nil {
@@ -345,12 +357,16 @@ func (h *Hub) fill(r *hubRoom) {
 			}
 		}
 	}
-	for _, e := range r.pending {
-		if e.Message.ID.After(r.last) {
-			h.deliver(r, e)
+	if r.tries++; r.tries >= fillTries {
+		for _, e := range r.pending {
+			if e.Message.ID.After(r.last) {
+				h.deliver(r, e)
+			}
 		}
+		r.pending, r.tries = nil, 0
+		return
 	}
-	r.pending = nil
+	h.drain(r)
 }
 
 // wait adds e to the events waiting, in ID order, once. r.mu is held.

@@ -246,14 +246,21 @@ func TestHubFillsGapsFromHistory(t *testing.T) {
 			t.Errorf("after the gap wait (-want +got):\n%s", diff)
 		}
 
-		// Seq 6 never reaches the store (its append failed); 7 does.
+		// 5 and 6 never reach the store (their appends failed, or are
+		// still on their way): 7 waits through four reads of history, 1s,
+		// 2s, 4s and 8s apart, then the gap is skipped.
 		skip := chat.ID{Epoch: stored[0].ID.Epoch, Seq: 7}
 		h.Publish(&chat.Event{Message: chat.Message{ID: skip, Room: "r"}})
+		time.Sleep(14 * time.Second)
+		synctest.Wait()
+		if got, _ := drain(s); len(got) != 0 {
+			t.Fatalf("delivered %v across the gap after 14s, want a wait of 15s", got)
+		}
 		time.Sleep(time.Second)
 		synctest.Wait()
 		got, _ = drain(s)
 		if diff := cmp.Diff([]uint64{7}, got); diff != "" {
-			t.Errorf("with 5 and 6 never stored (-want +got):\n%s", diff)
+			t.Errorf("with 5 and 6 never stored, after 15s (-want +got):\n%s", diff)
 		}
 	})
 }
