@@ -1,4 +1,4 @@
-package momentotest
+package momento
 
 import (
 	"fmt"
@@ -8,29 +8,22 @@ import (
 	"github.com/momentohq/client-sdk-go/auth"
 )
 
-// Credential returns a credential provider that points every SDK endpoint
-// at s over plaintext, with the WithAuthToken token (by default none,
-// momento-local style). Call it after Listen (Start does).
-func (s *Server) Credential() auth.CredentialProvider {
-	creds, err := EndpointCredential(s.Addr(), s.opts.authToken)
-	if err != nil {
-		// Addr is always a valid host:port once listening.
-		panic(fmt.Sprintf("momentotest: Credential before Listen: %v", err))
+// Credentials returns the SDK credentials for apiKey. With no endpoint the
+// key's own endpoints are used (real Momento). With an endpoint
+// (host:port) every call goes there over plaintext, for a local
+// Momento-compatible server:
+//
+//   - apiKey "": no authorization, as momento-local expects;
+//   - a key the SDK parses (v1 or legacy JWT): that key, endpoints replaced;
+//   - any other string: sent as it is.
+func Credentials(apiKey, endpoint string) (auth.CredentialProvider, error) {
+	if endpoint == "" {
+		creds, err := auth.FromString(apiKey)
+		if err != nil {
+			return nil, fmt.Errorf("MOMENTO_API_KEY: %w", err)
+		}
+		return creds, nil
 	}
-	return creds
-}
-
-// EndpointCredential returns a credential provider that sends every SDK
-// call, plaintext, to endpoint (host:port) with apiKey as the auth token:
-//
-//   - apiKey "": auth.NewMomentoLocalProvider (empty authorization);
-//   - a key auth.FromString parses (v1 or legacy JWT key): that provider with
-//     all endpoints overridden by WithEndpoints (the v1 key's api_key part
-//     is sent, as with real Momento);
-//   - any other string: a fixed provider sending the string as is.
-//
-// It uses only the SDK's public auth package, so the app can carry a copy.
-func EndpointCredential(endpoint, apiKey string) (auth.CredentialProvider, error) {
 	host, portStr, err := net.SplitHostPort(endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("momento endpoint %q: %w", endpoint, err)
@@ -51,7 +44,7 @@ func EndpointCredential(endpoint, apiKey string) (auth.CredentialProvider, error
 }
 
 // fixedCredential is an auth.CredentialProvider with a fixed token and
-// endpoints, for keys the SDK v1.38.0 cannot parse.
+// endpoints, for keys SDK v1.38.0 cannot parse.
 type fixedCredential struct {
 	token     string
 	endpoints auth.AllEndpoints

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/sessionchat/sessionchat/momento"
 )
 
 // Config is the server's configuration, read from the environment with
@@ -22,6 +24,12 @@ type Config struct {
 	MaxStreamsPerClient int           `envconfig:"MAX_STREAMS_PER_CLIENT" default:"32"`
 	EmbedOrigins        Origins       `envconfig:"EMBED_ORIGINS"`
 	Heartbeat           time.Duration `envconfig:"HEARTBEAT" default:"15s"`
+
+	// With prefix CHAT, MOMENTO_API_KEY reads CHAT_MOMENTO_API_KEY or,
+	// failing that, plain MOMENTO_API_KEY.
+	MomentoAPIKey   string `envconfig:"MOMENTO_API_KEY"`
+	MomentoCache    string `envconfig:"MOMENTO_CACHE" default:"chat"`
+	MomentoEndpoint string `envconfig:"MOMENTO_ENDPOINT"`
 }
 
 // Origins is a space-separated list of web origins, such as
@@ -54,8 +62,20 @@ func loadConfig() (Config, error) {
 // validate checks the rules that span fields or that types cannot say.
 func (c Config) validate() error {
 	var errs []error
-	if c.Store != "memory" {
-		errs = append(errs, fmt.Errorf("CHAT_STORE=%q: the store must be memory", c.Store))
+	switch c.Store {
+	case "memory":
+	case "momento":
+		if c.MomentoAPIKey == "" && c.MomentoEndpoint == "" {
+			errs = append(errs, errors.New("MOMENTO_API_KEY: required with CHAT_STORE=momento (or set CHAT_MOMENTO_ENDPOINT for a local server)"))
+		}
+		if c.MomentoCache == "" {
+			errs = append(errs, errors.New("CHAT_MOMENTO_CACHE: must not be empty"))
+		}
+		if c.HistoryTTL < time.Second || c.HistoryTTL > momento.MaxTTL {
+			errs = append(errs, fmt.Errorf("CHAT_HISTORY_TTL=%s: Momento keeps items from 1s to %s", c.HistoryTTL, momento.MaxTTL))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("CHAT_STORE=%q: the store must be memory or momento", c.Store))
 	}
 	if c.HistoryTTL <= 0 {
 		errs = append(errs, fmt.Errorf("CHAT_HISTORY_TTL=%s: must be positive", c.HistoryTTL))

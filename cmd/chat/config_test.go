@@ -16,6 +16,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want := Config{
 		Addr: ":8080", Store: "memory", HistoryTTL: time.Hour, HistoryLimit: 500,
 		PostRate: 2, PostBurst: 10, MaxStreamsPerClient: 32, Heartbeat: 15 * time.Second,
+		MomentoCache: "chat",
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -55,6 +56,37 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 			_, err := loadConfig()
 			if err == nil || !strings.Contains(err.Error(), name) {
 				t.Errorf("%s=%q: error %v, want one naming %s", name, value, err, name)
+			}
+		})
+	}
+}
+
+func TestLoadConfigMomento(t *testing.T) {
+	t.Run("plain MOMENTO_API_KEY", func(t *testing.T) {
+		t.Setenv("CHAT_STORE", "momento")
+		t.Setenv("MOMENTO_API_KEY", "secret")
+		c, err := loadConfig()
+		if err != nil || c.MomentoAPIKey != "secret" {
+			t.Errorf("got key %q, %v; want secret", c.MomentoAPIKey, err)
+		}
+	})
+	t.Run("endpoint without a key", func(t *testing.T) {
+		t.Setenv("CHAT_STORE", "momento")
+		t.Setenv("CHAT_MOMENTO_ENDPOINT", "127.0.0.1:9090")
+		if _, err := loadConfig(); err != nil {
+			t.Errorf("loadConfig: %v", err)
+		}
+	})
+	for name, env := range map[string]map[string]string{
+		"MOMENTO_API_KEY":  {"CHAT_STORE": "momento"},
+		"CHAT_HISTORY_TTL": {"CHAT_STORE": "momento", "MOMENTO_API_KEY": "k", "CHAT_HISTORY_TTL": "25h"},
+	} {
+		t.Run("missing or bad "+name, func(t *testing.T) {
+			for k, v := range env {
+				t.Setenv(k, v)
+			}
+			if _, err := loadConfig(); err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("error %v, want one naming %s", err, name)
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/sessionchat/sessionchat/chat"
 	"github.com/sessionchat/sessionchat/handlers"
 	"github.com/sessionchat/sessionchat/memory"
+	"github.com/sessionchat/sessionchat/momento"
 )
 
 // shutdownGrace bounds a clean shutdown: streams end at once, other
@@ -25,11 +26,12 @@ const shutdownGrace = 8 * time.Second
 func run(ctx context.Context, cfg Config, logOut io.Writer, onListen func(addr string)) error {
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 
-	store := memory.New(memory.Options{TTL: cfg.HistoryTTL, Limit: cfg.HistoryLimit})
-	defer store.Close()
-	hub := chat.NewHub(chat.HubOptions{Store: store})
-	defer hub.Close()
-	svc := chat.NewService(store, hub, hub)
+	store, hub, broker, closeBackend, err := openBackend(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeBackend()
+	svc := chat.NewService(store, broker, hub)
 	h := handlers.New(log, svc, hub, handlers.Options{
 		HistoryTTL:          cfg.HistoryTTL,
 		Heartbeat:           cfg.Heartbeat,
@@ -82,4 +84,45 @@ func run(ctx context.Context, cfg Config, logOut io.Writer, onListen func(addr s
 		log.Warn("shutdown: requests still running at the deadline were cut")
 	}
 	return nil
+}
+
+// openBackend builds the store cfg names, the hub, and the broker that
+// feeds it (the hub itself on a single instance). closeBackend stops the
+// broker and releases everything.
+func openBackend(ctx context.Context, cfg Config, log *slog.Logger) (store chat.Store, hub *chat.Hub, broker chat.Broker, closeBackend func(), err error) {
+	if cfg.Store != "momento" {
+		mem := memory.New(memory.Options{TTL: cfg.HistoryTTL, Limit: cfg.HistoryLimit})
+		hub := chat.NewHub(chat.HubOptions{Store: mem})
+		return mem, hub, hub, func() { hub.Close(); mem.Close() }, nil
+	}
+	mb, err := momento.Open(ctx, momento.Config{
+		APIKey:   cfg.MomentoAPIKey,
+		Endpoint: cfg.MomentoEndpoint,
+		Cache:    cfg.MomentoCache,
+		TTL:      cfg.HistoryTTL,
+		Limit:    cfg.HistoryLimit,
+	}, log)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("CHAT_STORE=momento: %w", err)
+	}
+	hub = chat.NewHub(chat.HubOptions{Store: mb.Store()})
+	b, err := mb.NewBroker(hub)
+	if err != nil {
+		hub.Close()
+		mb.Close()
+		return nil, nil, nil, nil, fmt.Errorf("CHAT_STORE=momento: %w", err)
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.Run(runCtx)
+	}()
+	return mb.Store(), hub, b, func() {
+		stop()
+		<-done
+		b.Close()
+		hub.Close()
+		mb.Close()
+	}, nil
 }

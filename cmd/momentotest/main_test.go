@@ -13,7 +13,7 @@ import (
 	"github.com/momentohq/client-sdk-go/momento"
 	"github.com/momentohq/client-sdk-go/responses"
 
-	"github.com/sessionchat/sessionchat/momento/momentotest"
+	chatmomento "github.com/sessionchat/sessionchat/momento"
 )
 
 func TestRun(t *testing.T) {
@@ -38,7 +38,7 @@ func TestRun(t *testing.T) {
 	}
 	go io.Copy(io.Discard, logR) // keep run from blocking on its log
 
-	creds, err := momentotest.EndpointCredential(addr, "k")
+	creds, err := chatmomento.Credentials("k", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,8 +118,8 @@
 // With any other key string (an opaque token, a v2 key), auth.FromString
 // fails ("Could not parse auth token." / "malformed auth token"); implement
 // the exported auth.CredentialProvider interface with fixed values instead,
-// as [EndpointCredential] does (copy it into the app: it only needs package
-// auth). [EndpointCredential] picks the right recipe for any key, "" included.
+// as the chat's momento.Credentials does; it picks the right recipe for
+// any key, "" included, and [Server.Credential] uses it.
 //
 // Then, identically for Momento and this server:
 //

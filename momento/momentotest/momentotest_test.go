@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	chatmomento "github.com/sessionchat/sessionchat/momento"
 	"github.com/sessionchat/sessionchat/momento/momentotest"
 )
 
@@ -602,9 +603,9 @@ func TestCredentials(t *testing.T) {
 		{"no key", "", momento.AuthenticationError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			creds, err := momentotest.EndpointCredential(s.Addr(), tc.key)
+			creds, err := chatmomento.Credentials(tc.key, s.Addr())
 			if err != nil {
-				t.Fatalf("EndpointCredential: %v", err)
+				t.Fatalf("Credentials: %v", err)
 			}
 			cc := cacheClient(t, creds)
 			_, err = cc.CreateCache(t.Context(), &momento.CreateCacheRequest{CacheName: "c"})
@@ -619,8 +620,8 @@ func TestCredentials(t *testing.T) {
 			wantErrCode(t, "Ping", err, tc.wantCode)
 		})
 	}
-	if _, err := momentotest.EndpointCredential("no-port", ""); err == nil {
-		t.Errorf("EndpointCredential(no-port): got no error")
+	if _, err := chatmomento.Credentials("", "no-port"); err == nil {
+		t.Errorf("Credentials(no-port): got no error")
 	}
 }
 

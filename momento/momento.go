@@ -1,0 +1,153 @@
+// Package momento is the chat's Momento backend: room histories in
+// Momento Cache lists (Store) and new messages carried between instances
+// by Momento Topics (Broker), so that many instances share rooms.
+//
+// It imports the domain (chat) and the Momento SDK, never handlers.
+//
+// Layout, shared with the Socket.io app this project grew from: in the
+// cache (default "chat"), one list per room named after the room, one JSON
+// message per item. Each room also has a counter, "seq:<room>", whose
+// value is the room's epoch (seconds since 2026, in the high 32 bits) and
+// sequence (low 32 bits): message ids are unique and ordered across
+// instances, and a room that expired and came back starts a later epoch.
+//
+// Operations (Momento bills each): a post is 3 (Increment, ListPushBack,
+// Publish; 5 for a room's first post); a join or a room page is one
+// ListFetch (about n/2 for n stored messages); a live message costs nothing
+// more on the receiving instances unless its JSON exceeds the topic's 4 KB
+// limit, when each instance with subscribers in the room reads the list's
+// tail (about 8). A gap or a broken subscription makes each instance read
+// the history of the rooms it has subscribers in, once.
+package momento
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/momentohq/client-sdk-go/auth"
+	"github.com/momentohq/client-sdk-go/config"
+	"github.com/momentohq/client-sdk-go/config/logger"
+	"github.com/momentohq/client-sdk-go/config/retry"
+	sdk "github.com/momentohq/client-sdk-go/momento"
+	"github.com/momentohq/client-sdk-go/responses"
+
+	"github.com/sessionchat/sessionchat/chat"
+)
+
+// MaxTTL is Momento's longest time to live.
+const MaxTTL = 24 * time.Hour
+
+// Config says how to reach Momento and how to keep rooms.
+type Config struct {
+	APIKey   string        // may be empty with an Endpoint
+	Endpoint string        // host:port of a plaintext Momento-compatible server; "" = the key's endpoints
+	Cache    string        // created at Open if missing
+	Topic    string        // the topic every instance subscribes to; "chat-events" when empty
+	TTL      time.Duration // a room's life after its last post, at most MaxTTL
+	Limit    int           // messages kept per room
+
+	// Now is the clock that dates new epochs; time.Now when nil.
+	Now func() time.Time
+
+	// NewTopicClient makes topic clients (default: the SDK's, with its
+	// own retries off). Tests wrap it to keep SDK v1.38.0's racy
+	// TopicClient.Close out of the race detector's sight.
+	NewTopicClient func(auth.CredentialProvider) (sdk.TopicClient, error)
+}
+
+// Backend holds the Momento clients of one instance.
+type Backend struct {
+	cfg   Config
+	creds auth.CredentialProvider
+	cache sdk.CacheClient
+	store *Store
+	log   *slog.Logger
+}
+
+// Open connects to Momento and creates the cache if it is missing. It
+// fails at once when Momento cannot be reached.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Backend, error) {
+	if cfg.TTL <= 0 || cfg.TTL > MaxTTL {
+		return nil, fmt.Errorf("history TTL %s: Momento keeps items between 1s and %s", cfg.TTL, MaxTTL)
+	}
+	if cfg.Topic == "" {
+		cfg.Topic = "chat-events"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.NewTopicClient == nil {
+		cfg.NewTopicClient = newTopicClient
+	}
+	creds, err := Credentials(cfg.APIKey, cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	cc, err := sdk.NewCacheClient(CacheConfig(), creds, cfg.TTL)
+	if err != nil {
+		return nil, fmt.Errorf("momento: connect: %w", err)
+	}
+	resp, err := cc.CreateCache(ctx, &sdk.CreateCacheRequest{CacheName: cfg.Cache})
+	if err != nil {
+		cc.Close()
+		return nil, fmt.Errorf("momento: create cache %q: %w", cfg.Cache, err)
+	}
+	if _, ok := resp.(*responses.CreateCacheSuccess); ok {
+		log.Info("momento: created cache", "cache", cfg.Cache)
+	}
+	b := &Backend{cfg: cfg, creds: creds, cache: cc, log: log}
+	b.store = &Store{cc: cc, cache: cfg.Cache, ttl: cfg.TTL, limit: uint32(max(cfg.Limit, 1)), now: cfg.Now}
+	return b, nil
+}
+
+// Store is the backend's chat.Store.
+func (b *Backend) Store() *Store { return b.store }
+
+// NewBroker returns a broker that feeds hub; run it with Broker.Run.
+func (b *Backend) NewBroker(hub *chat.Hub) (*Broker, error) {
+	pub, err := b.cfg.NewTopicClient(b.creds)
+	if err != nil {
+		return nil, fmt.Errorf("momento: topic client: %w", err)
+	}
+	return &Broker{
+		hub:       hub,
+		store:     b.store,
+		cache:     b.cfg.Cache,
+		topic:     b.cfg.Topic,
+		log:       b.log,
+		publisher: pub,
+		newClient: func() (sdk.TopicClient, error) { return b.cfg.NewTopicClient(b.creds) },
+	}, nil
+}
+
+// Close closes the cache client.
+func (b *Backend) Close() { b.cache.Close() }
+
+// CacheConfig is the SDK configuration of the cache client. Reads are
+// consistent: a stream that has just subscribed must see every message
+// stored before its history read.
+func CacheConfig() config.Configuration {
+	return config.InRegionLatestWithLogger(logger.NewNoopMomentoLoggerFactory()).WithReadConcern(config.CONSISTENT)
+}
+
+// TopicsConfig is the SDK configuration of topic clients, with the SDK's
+// retries off: its own reconnect loop never gives up, ignores cancellation
+// and spends the client's subscribe budget (see Broker).
+func TopicsConfig() config.TopicsConfiguration {
+	return config.TopicsDefaultWithLogger(logger.NewNoopMomentoLoggerFactory()).
+		WithRetryStrategy(retry.NewNeverRetryStrategy())
+}
+
+func newTopicClient(creds auth.CredentialProvider) (sdk.TopicClient, error) {
+	return sdk.NewTopicClient(TopicsConfig(), creds)
+}
+
+// errUnexpected reports a response of a type the SDK should not return.
+func errUnexpected(op string, resp any) error {
+	return fmt.Errorf("momento: %s: unexpected response %T", op, resp)
+}
+
+var errNoEpoch = errors.New("momento: could not start the room's epoch")

@@ -1,0 +1,387 @@
+package momento_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/momentohq/client-sdk-go/auth"
+	sdk "github.com/momentohq/client-sdk-go/momento"
+	"github.com/momentohq/client-sdk-go/utils"
+
+	"github.com/sessionchat/sessionchat/chat"
+	"github.com/sessionchat/sessionchat/chat/chattest"
+	"github.com/sessionchat/sessionchat/momento"
+	"github.com/sessionchat/sessionchat/momento/momentotest"
+)
+
+const topic = "chat-events"
+
+// testTopics is the SDK's topic client with Close left out: in SDK v1.38.0
+// TopicClient.Close closes a channel its pool goroutine may be sending on,
+// which the race detector reports every time. It counts subscribe calls.
+type testTopics struct {
+	sdk.TopicClient
+	subscribes *atomic.Int64
+}
+
+func (testTopics) Close() {}
+
+func (c testTopics) Subscribe(ctx context.Context, r *sdk.TopicSubscribeRequest) (sdk.TopicSubscription, error) {
+	c.subscribes.Add(1)
+	return c.TopicClient.Subscribe(ctx, r)
+}
+
+// fakeClock is a clock tests move by hand, shared by the test server and
+// the store.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func open(t *testing.T, cfg momento.Config) *momento.Backend {
+	t.Helper()
+	b, err := momento.Open(t.Context(), cfg, quietLog())
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+func TestConformance(t *testing.T) {
+	chattest.TestStore(t, func(t *testing.T, ttl time.Duration, limit int) chattest.Harness {
+		clock := &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+		srv := momentotest.Start(t, momentotest.WithClock(clock.Now))
+		b := open(t, momento.Config{Endpoint: srv.Addr(), Cache: "chat", TTL: ttl, Limit: limit, Now: clock.Now})
+		return chattest.Harness{Store: b.Store(), Advance: clock.Advance}
+	})
+}
+
+// instance is one chat server's domain wired to Momento, as cmd/chat does.
+type instance struct {
+	svc        *chat.Service
+	hub        *chat.Hub
+	store      *momento.Store
+	subscribes atomic.Int64
+}
+
+func newInstance(t *testing.T, srv *momentotest.Server) *instance {
+	t.Helper()
+	in := &instance{}
+	subscribed := srv.Subscribers("chat", topic)
+	b := open(t, momento.Config{
+		Endpoint: srv.Addr(), Cache: "chat", TTL: time.Hour, Limit: 500,
+		NewTopicClient: func(creds auth.CredentialProvider) (sdk.TopicClient, error) {
+			c, err := sdk.NewTopicClient(momento.TopicsConfig(), creds)
+			return testTopics{TopicClient: c, subscribes: &in.subscribes}, err
+		},
+	})
+	in.store = b.Store()
+	in.hub = chat.NewHub(chat.HubOptions{Store: in.store, GapWait: 100 * time.Millisecond})
+	broker, err := b.NewBroker(in.hub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		broker.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("broker.Run did not return within 5s of its context ending")
+		}
+		in.hub.Close()
+	})
+	in.svc = chat.NewService(in.store, broker, in.hub)
+	// The broker is live once the server sees its subscription.
+	waitFor(t, "the instance's subscription", func() bool { return srv.Subscribers("chat", topic) > subscribed })
+	return in
+}
+
+// waitFor polls cond, which reads state of another process-like party (the
+// test server) that offers no channel to wait on.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// collect reads a stream until it holds n messages (backlog included).
+func collect(t *testing.T, st *chat.Stream, n int) []chat.Message {
+	t.Helper()
+	got := append([]chat.Message(nil), st.Backlog...)
+	timeout := time.After(10 * time.Second)
+	for len(got) < n {
+		select {
+		case e, ok := <-st.Events():
+			if !ok {
+				t.Fatalf("stream dropped after %d of %d messages", len(got), n)
+			}
+			if st.Fresh(e) {
+				got = append(got, e.Message)
+			}
+		case <-timeout:
+			t.Fatalf("%d of %d messages within 10s", len(got), n)
+		}
+	}
+	return got
+}
+
+func ids(msgs []chat.Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.ID.String()
+	}
+	return out
+}
+
+func TestPostOnOneInstanceReachesAStreamOnAnother(t *testing.T) {
+	srv := momentotest.Start(t)
+	a, b := newInstance(t, srv), newInstance(t, srv)
+	st, err := b.svc.Join(t.Context(), "lobby", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	posted, err := a.svc.Post(t.Context(), "lobby", "alice", "こんにちは 👋")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, st, 1)
+	if diff := cmp.Diff([]chat.Message{posted}, got); diff != "" {
+		t.Errorf("stream on B (-posted on A +received):\n%s", diff)
+	}
+}
+
+// A message too big for a topic message (4 KB) travels as a reference and
+// is read from the list.
+func TestLargeMessageCrossesInstances(t *testing.T) {
+	srv := momentotest.Start(t)
+	a, b := newInstance(t, srv), newInstance(t, srv)
+	st, err := b.svc.Join(t.Context(), "big", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	text := strings.Repeat("字", chat.MaxTextChars) // 6000 bytes of UTF-8
+	posted, err := a.svc.Post(t.Context(), "big", "alice", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := collect(t, st, 1); got[0].ID != posted.ID || got[0].Text != text {
+		t.Errorf("B got %s (%d bytes), want %s (%d bytes)", got[0].ID, len(got[0].Text), posted.ID, len(text))
+	}
+}
+
+// Concurrent posts on two instances land in one order that every stream
+// and every history read agree on.
+func TestConcurrentPostsOnTwoInstancesAgreeOnOneOrder(t *testing.T) {
+	const perInstance = 40
+	srv := momentotest.Start(t)
+	insts := []*instance{newInstance(t, srv), newInstance(t, srv)}
+	var streams []*chat.Stream
+	for _, in := range insts {
+		for range 2 {
+			st, err := in.svc.Join(t.Context(), "race", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			streams = append(streams, st)
+		}
+	}
+	var wg sync.WaitGroup
+	for i, in := range insts {
+		for p := range 2 {
+			wg.Go(func() {
+				for n := range perInstance / 2 {
+					if _, err := in.svc.Post(context.Background(), "race", fmt.Sprint("i", i, "p", p), fmt.Sprint(n)); err != nil {
+						t.Errorf("Post: %v", err)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	history, err := insts[1].svc.History(t.Context(), "race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(history) != 2*perInstance {
+		t.Fatalf("history holds %d messages, want %d", len(history), 2*perInstance)
+	}
+	for i, st := range streams {
+		if diff := cmp.Diff(ids(history), ids(collect(t, st, len(history)))); diff != "" {
+			t.Errorf("stream %d (-history +stream):\n%s", i, diff)
+		}
+	}
+}
+
+// The test server goes away mid-stream and during posts: posts fail with
+// ErrUnavailable while it is down, streams stay open, and once it is back
+// every acknowledged message reaches every stream exactly once, in order.
+func TestOutageLosesNothingAcknowledged(t *testing.T) {
+	srv := momentotest.Start(t)
+	a, b := newInstance(t, srv), newInstance(t, srv)
+	st, err := b.svc.Join(t.Context(), "r", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	var acked []chat.Message
+	post := func(in *instance, text string) error {
+		m, err := in.svc.Post(t.Context(), "r", "u", text)
+		if err == nil {
+			acked = append(acked, m)
+		}
+		return err
+	}
+	for i := range 3 {
+		if err := post(a, fmt.Sprint("before ", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Stop()
+	if err := post(a, "during"); err == nil {
+		t.Errorf("a post while Momento is down succeeded")
+	} else if !strings.Contains(err.Error(), chat.ErrUnavailable.Error()) {
+		t.Errorf("a post while Momento is down: %v, want ErrUnavailable", err)
+	}
+	if err := a.svc.Ready(t.Context()); err == nil {
+		t.Errorf("Ready while Momento is down: nil")
+	}
+	subscribesBefore := b.subscribes.Load()
+	// Let the brokers' backoff run for a while: it must not spin.
+	time.Sleep(time.Second)
+	if n := b.subscribes.Load() - subscribesBefore; n > 6 {
+		t.Errorf("%d subscribe attempts in 1s of outage, want a backoff (at most 6)", n)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both instances subscribed again", func() bool { return srv.Subscribers("chat", topic) >= 2 })
+	for i := range 3 {
+		if err := post([]*instance{a, b}[i%2], fmt.Sprint("after ", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff(ids(acked), ids(collect(t, st, len(acked)))); diff != "" {
+		t.Errorf("stream across the outage (-acknowledged +received):\n%s", diff)
+	}
+}
+
+// SDK v1.38.0 lets a TopicClient subscribe about 400 times in its life; the
+// broker replaces its client before then and keeps delivering.
+func TestManyResubscribes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("450 subscribe cycles")
+	}
+	srv := momentotest.Start(t)
+	a, b := newInstance(t, srv), newInstance(t, srv)
+	st, err := b.svc.Join(t.Context(), "r", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for range 450 {
+		n := b.subscribes.Load()
+		srv.DropSubscriptions()
+		waitFor(t, "a resubscription", func() bool {
+			return b.subscribes.Load() > n && srv.Subscribers("chat", topic) >= 2
+		})
+	}
+	if total := b.subscribes.Load(); total < 450 {
+		t.Fatalf("%d subscribe calls, want over 450", total)
+	}
+	posted, err := a.svc.Post(t.Context(), "r", "u", "still here")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := collect(t, st, 1); got[0].ID != posted.ID {
+		t.Errorf("after 450 resubscriptions B got %s, want %s", got[0].ID, posted.ID)
+	}
+}
+
+// Items written by the original Socket.io app carry only username and
+// message; they load, first, and new messages follow them.
+func TestLegacyItemsLoad(t *testing.T) {
+	srv := momentotest.Start(t)
+	in := newInstance(t, srv)
+	cc, err := sdk.NewCacheClient(momento.CacheConfig(), srv.Credential(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	for _, item := range []string{`{"username":"old","message":"from the old app"}`, `not json`} {
+		if _, err := cc.ListPushBack(t.Context(), &sdk.ListPushBackRequest{
+			CacheName: "chat", ListName: "legacy", Value: sdk.String(item),
+			Ttl: &utils.CollectionTtl{Ttl: time.Hour, RefreshTtl: true},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	posted, err := in.svc.Post(t.Context(), "legacy", "new", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := in.svc.History(t.Context(), "legacy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []chat.Message{{Room: "legacy", Username: "old", Text: "from the old app"}, posted}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+}
+
+// Run against real Momento when MOMENTO_API_KEY is set.
+func TestRealMomento(t *testing.T) {
+	key := os.Getenv("MOMENTO_API_KEY")
+	if key == "" {
+		t.Skip("MOMENTO_API_KEY is not set")
+	}
+	b := open(t, momento.Config{APIKey: key, Cache: "chat-test", TTL: time.Minute, Limit: 10})
+	room := chat.Room(fmt.Sprint("test-", time.Now().UnixNano()))
+	m, err := b.Store().Append(t.Context(), chat.Message{Room: room, Username: "ci", Text: "hello", Time: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Store().History(t.Context(), room)
+	if err != nil || len(got) != 1 || got[0].ID != m.ID {
+		t.Errorf("History = %v, %v; want the one message %s", got, err, m.ID)
+	}
+}
