@@ -15,11 +15,12 @@
   var es, timer, delay = 1000, busy = false;
   var html = document.documentElement;
 
-  function pad(n) { return (n < 10 ? "0" : "") + n; }
-
+  // The reader's own time zone and clock format; the full date on hover.
   function localize(el) {
     var d = new Date(el.getAttribute("datetime"));
-    if (!isNaN(d)) el.textContent = pad(d.getHours()) + ":" + pad(d.getMinutes());
+    if (isNaN(d)) return;
+    el.textContent = d.toLocaleTimeString([], { timeStyle: "short" });
+    el.title = d.toLocaleString();
   }
 
   function setState(s) {
@@ -109,15 +110,17 @@
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     if (busy) return;
-    var name = nameEl.value.trim();
+    var name = nameEl.value.trim(), text = textEl.value;
     busy = sendEl.disabled = true;
     fetch(root.dataset.post, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: name, message: textEl.value })
+      body: JSON.stringify({ username: name, message: text })
     }).then(function (res) {
       if (res.status !== 201) return res.json().catch(function () {}).then(function (b) { done(explain(res, b)); });
-      textEl.value = "";
+      // Keep what was typed while the post was in flight.
+      var v = textEl.value;
+      textEl.value = v.indexOf(text) === 0 ? v.slice(text.length) : v;
       document.cookie = "chat_name=" + encodeURIComponent(name) + "; path=/; max-age=31536000; SameSite=Lax";
       done();
     }, function () {

@@ -2,9 +2,11 @@ package chat
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,6 +44,8 @@ type HubOptions struct {
 	// Store fills gaps that GapWait did not close. Without one the hub
 	// skips what is missing.
 	Store Store
+	// MaxPerRoom caps a room's subscribers on this instance; 0 = no cap.
+	MaxPerRoom int
 }
 
 // Hub fans new messages out to this instance's subscribers, room by room,
@@ -58,14 +62,16 @@ type HubOptions struct {
 // that none published in between is lost to it.
 //
 // Publish never waits on a subscriber: each has a bounded queue, and one
-// whose queue is full is dropped (its channel closed) so that it reconnects
-// and resumes from its last event id instead of holding up the room.
+// whose queue is full is dropped (its subscription ends) so that it
+// reconnects and resumes from its last event id instead of holding up the
+// room.
 //
 // The hub keeps state only for rooms with subscribers. Close it when done.
 type Hub struct {
-	queue   int
-	gapWait time.Duration
-	store   Store
+	queue      int
+	gapWait    time.Duration
+	store      Store
+	maxPerRoom int
 
 	ctx    context.Context // ends fills on Close
 	cancel context.CancelFunc
@@ -73,6 +79,33 @@ type Hub struct {
 
 	mu    sync.RWMutex
 	rooms map[Room]*hubRoom
+
+	delivered atomic.Uint64 // events queued for subscribers
+	dropped   atomic.Uint64 // subscribers dropped for falling behind
+}
+
+// HubStats is a snapshot of a hub's activity, for metrics.
+type HubStats struct {
+	Rooms       int    // rooms with subscribers
+	Subscribers int    // streams open
+	Delivered   uint64 // events queued for subscribers, since start
+	Dropped     uint64 // subscribers dropped for falling behind (or Drop)
+}
+
+// Stats returns a snapshot of the hub's activity.
+func (h *Hub) Stats() HubStats {
+	st := HubStats{Delivered: h.delivered.Load(), Dropped: h.dropped.Load()}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, r := range h.rooms {
+		r.mu.Lock()
+		if n := len(r.subs); n > 0 {
+			st.Rooms++
+			st.Subscribers += n
+		}
+		r.mu.Unlock()
+	}
+	return st
 }
 
 type hubRoom struct {
@@ -96,7 +129,10 @@ func NewHub(o HubOptions) *Hub {
 		o.GapWait = DefaultGapWait
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Hub{queue: o.Queue, gapWait: o.GapWait, store: o.Store, ctx: ctx, cancel: cancel, rooms: make(map[Room]*hubRoom)}
+	return &Hub{
+		queue: o.Queue, gapWait: o.GapWait, store: o.Store, maxPerRoom: o.MaxPerRoom,
+		ctx: ctx, cancel: cancel, rooms: make(map[Room]*hubRoom),
+	}
 }
 
 // Close stops pending gap fills and waits for those under way.
@@ -117,24 +153,85 @@ func (h *Hub) Close() {
 
 // Subscription receives the events published to one room after it was
 // made. Close it when done.
+//
+// Its queue is a slice, not a channel: an idle subscriber holds no buffer,
+// and a writer takes everything waiting in one go.
 type Subscription struct {
-	hub  *Hub
-	room Room
-	c    chan *Event
-	once sync.Once
+	hub   *Hub
+	room  Room
+	ready chan struct{} // holds a signal while events wait or after the end
+
+	mu     sync.Mutex
+	queue  []*Event
+	ended  bool
+	onDrop func()
 }
 
-// Events delivers the room's events in ID order. It is closed when the
-// subscriber fell too far behind (or was dropped) and after Close.
-func (s *Subscription) Events() <-chan *Event { return s.c }
+// Ready is signalled when events are waiting or the subscription has
+// ended; then call Take.
+func (s *Subscription) Ready() <-chan struct{} { return s.ready }
+
+// Take appends the waiting events, in ID order, to dst and returns it. ok
+// is false once the subscription has ended (the hub dropped it, or Close):
+// no event follows.
+func (s *Subscription) Take(dst []*Event) (_ []*Event, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dst = append(dst, s.queue...)
+	clear(s.queue)
+	s.queue = s.queue[:0]
+	return dst, !s.ended
+}
+
+// OnDrop arranges for f to run, once, when the hub drops the subscriber
+// (it fell behind, or Drop): a writer blocked on a stalled client can then
+// close its connection. f runs with the room locked and must be quick.
+func (s *Subscription) OnDrop(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onDrop = f
+}
 
 // Close unsubscribes; it is safe to call more than once and concurrently
 // with Publish.
 func (s *Subscription) Close() { s.hub.remove(s) }
 
-// Subscribe registers a subscriber to room.
-func (h *Hub) Subscribe(room Room) *Subscription {
-	s := &Subscription{hub: h, room: room, c: make(chan *Event, h.queue)}
+// offer queues e; it reports false when the queue is full.
+func (s *Subscription) offer(e *Event, limit int) bool {
+	s.mu.Lock()
+	if len(s.queue) >= limit {
+		s.mu.Unlock()
+		return false
+	}
+	s.queue = append(s.queue, e)
+	s.mu.Unlock()
+	s.signal()
+	return true
+}
+
+// end marks s ended, wakes its reader and returns the OnDrop function,
+// which it will not return again.
+func (s *Subscription) end() func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended, s.queue = true, nil
+	f := s.onDrop
+	s.onDrop = nil
+	s.signal()
+	return f
+}
+
+func (s *Subscription) signal() {
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
+// Subscribe registers a subscriber to room. It fails with ErrRoomFull when
+// the room has MaxPerRoom subscribers.
+func (h *Hub) Subscribe(room Room) (*Subscription, error) {
+	s := &Subscription{hub: h, room: room, ready: make(chan struct{}, 1)}
 	for {
 		h.mu.Lock()
 		r := h.rooms[room]
@@ -148,9 +245,13 @@ func (h *Hub) Subscribe(room Room) *Subscription {
 		// A room emptied by remove is unlinked from h.rooms under both
 		// locks and marked with a nil map: take a fresh one.
 		if r.subs != nil {
+			if h.maxPerRoom > 0 && len(r.subs) >= h.maxPerRoom {
+				r.mu.Unlock()
+				return nil, fmt.Errorf("%w (%d streams)", ErrRoomFull, h.maxPerRoom)
+			}
 			r.subs[s] = struct{}{}
 			r.mu.Unlock()
-			return s
+			return s, nil
 		}
 		r.mu.Unlock()
 	}
@@ -221,6 +322,7 @@ func (h *Hub) Drop(room Room) {
 	defer r.mu.Unlock()
 	for s := range r.subs {
 		r.drop(s)
+		h.dropped.Add(1)
 	}
 }
 
@@ -269,9 +371,7 @@ func (h *Hub) remove(s *Subscription) {
 		}
 		r.mu.Unlock()
 	}
-	// Publishers send only to members of r.subs, under r.mu: s is no
-	// longer one, so closing cannot race a send.
-	s.once.Do(func() { close(s.c) })
+	s.end()
 }
 
 // follows reports whether id is the message right after last: the next
@@ -287,13 +387,16 @@ func follows(last, id ID) bool {
 // r.mu is held.
 func (h *Hub) deliver(r *hubRoom, e *Event) {
 	r.last = e.Message.ID
+	n := 0
 	for s := range r.subs {
-		select {
-		case s.c <- e:
-		default:
+		if s.offer(e, h.queue) {
+			n++
+		} else {
 			r.drop(s)
+			h.dropped.Add(1)
 		}
 	}
+	h.delivered.Add(uint64(n))
 }
 
 // drain delivers the waiting events that now follow in order, forgets
@@ -385,8 +488,10 @@ func (r *hubRoom) wait(e *Event) {
 	}
 }
 
-// drop closes s's channel and removes it from r; r.mu is held.
+// drop ends s and removes it from r; r.mu is held.
 func (r *hubRoom) drop(s *Subscription) {
 	delete(r.subs, s)
-	s.once.Do(func() { close(s.c) })
+	if f := s.end(); f != nil {
+		f()
+	}
 }

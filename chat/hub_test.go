@@ -1,6 +1,7 @@
 package chat_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"testing/synctest"
@@ -12,6 +13,16 @@ import (
 	"github.com/sessionchat/sessionchat/memory"
 )
 
+// subscribe subscribes to room, failing the test if the hub refuses.
+func subscribe(t testing.TB, h *chat.Hub, room chat.Room) *chat.Subscription {
+	t.Helper()
+	s, err := h.Subscribe(room)
+	if err != nil {
+		t.Fatalf("Subscribe(%s): %v", room, err)
+	}
+	return s
+}
+
 func event(t *testing.T, room chat.Room, seq uint64) *chat.Event {
 	t.Helper()
 	e, err := chat.NewEvent(chat.Message{ID: chat.ID{Epoch: 1, Seq: seq}, Room: room, Username: "a", Text: fmt.Sprint(seq)})
@@ -21,24 +32,18 @@ func event(t *testing.T, room chat.Room, seq uint64) *chat.Event {
 	return e
 }
 
-// drain reads what is queued on s without blocking.
+// drain takes what is queued on s without blocking.
 func drain(s *chat.Subscription) (seqs []uint64, closed bool) {
-	for {
-		select {
-		case e, ok := <-s.Events():
-			if !ok {
-				return seqs, true
-			}
-			seqs = append(seqs, e.Message.ID.Seq)
-		default:
-			return seqs, false
-		}
+	evs, ok := s.Take(nil)
+	for _, e := range evs {
+		seqs = append(seqs, e.Message.ID.Seq)
 	}
+	return seqs, !ok
 }
 
 func TestHubDeliversInOrderToTheRoomOnly(t *testing.T) {
 	h := chat.NewHub(chat.HubOptions{Queue: 16})
-	a1, a2, b := h.Subscribe("a"), h.Subscribe("a"), h.Subscribe("b")
+	a1, a2, b := subscribe(t, h, "a"), subscribe(t, h, "a"), subscribe(t, h, "b")
 	h.Baseline("a", chat.ID{})
 	h.Baseline("b", chat.ID{})
 	defer a1.Close()
@@ -61,7 +66,7 @@ func TestHubDeliversInOrderToTheRoomOnly(t *testing.T) {
 
 func TestHubDropsSlowSubscriberOnly(t *testing.T) {
 	h := chat.NewHub(chat.HubOptions{Queue: 4})
-	slow, fast := h.Subscribe("r"), h.Subscribe("r")
+	slow, fast := subscribe(t, h, "r"), subscribe(t, h, "r")
 	h.Baseline("r", chat.ID{})
 	defer slow.Close()
 	defer fast.Close()
@@ -71,12 +76,11 @@ func TestHubDropsSlowSubscriberOnly(t *testing.T) {
 		got, _ := drain(fast)
 		fastGot = append(fastGot, got...)
 	}
+	// A dropped subscriber's queue is discarded: it resumes from the last
+	// event it wrote.
 	got, closed := drain(slow)
-	if !closed {
-		t.Errorf("slow subscriber still open after 10 events with a queue of 4")
-	}
-	if diff := cmp.Diff([]uint64{1, 2, 3, 4}, got); diff != "" {
-		t.Errorf("slow subscriber's queue before the drop (-want +got):\n%s", diff)
+	if !closed || len(got) != 0 {
+		t.Errorf("slow subscriber after 10 events with a queue of 4: ended=%v, events %v; want ended, none", closed, got)
 	}
 	if len(fastGot) != 10 {
 		t.Errorf("fast subscriber got %v, want all 10", fastGot)
@@ -88,9 +92,9 @@ func TestHubDropsSlowSubscriberOnly(t *testing.T) {
 
 func TestHubRoomsAndClose(t *testing.T) {
 	h := chat.NewHub(chat.HubOptions{})
-	a := []*chat.Subscription{h.Subscribe("alpha"), h.Subscribe("alpha")}
-	z := h.Subscribe("zeta")
-	b := h.Subscribe("beta")
+	a := []*chat.Subscription{subscribe(t, h, "alpha"), subscribe(t, h, "alpha")}
+	z := subscribe(t, h, "zeta")
+	b := subscribe(t, h, "beta")
 	want := []chat.RoomInfo{{Room: "alpha", Subscribers: 2}, {Room: "beta", Subscribers: 1}, {Room: "zeta", Subscribers: 1}}
 	if diff := cmp.Diff(want, h.Rooms()); diff != "" {
 		t.Errorf("Rooms() (-want +got):\n%s", diff)
@@ -110,7 +114,7 @@ func TestHubRoomsAndClose(t *testing.T) {
 
 func TestHubDrop(t *testing.T) {
 	h := chat.NewHub(chat.HubOptions{})
-	s, other := h.Subscribe("r"), h.Subscribe("o")
+	s, other := subscribe(t, h, "r"), subscribe(t, h, "o")
 	defer s.Close()
 	defer other.Close()
 	h.Drop("r")
@@ -120,7 +124,7 @@ func TestHubDrop(t *testing.T) {
 	if _, closed := drain(other); closed {
 		t.Errorf("subscriber of o closed by Drop(r)")
 	}
-	after := h.Subscribe("r")
+	after := subscribe(t, h, "r")
 	defer after.Close()
 	h.Baseline("r", chat.ID{})
 	h.Publish(event(t, "r", 1))
@@ -142,7 +146,7 @@ func TestHubConcurrency(t *testing.T) {
 		}
 	}()
 	for range 200 {
-		s := h.Subscribe("r")
+		s := subscribe(t, h, "r")
 		h.Baseline("r", chat.ID{})
 		drain(s)
 		s.Close()
@@ -153,16 +157,17 @@ func TestHubConcurrency(t *testing.T) {
 	}
 }
 
-// ids reads n events from s, failing if the channel closes first.
+// ids waits for n events on s, failing if it ends first.
 func ids(t *testing.T, s *chat.Subscription, n int) []uint64 {
 	t.Helper()
 	var got []uint64
-	for range n {
-		e, ok := <-s.Events()
-		if !ok {
-			t.Fatalf("subscription closed after %v", got)
+	for len(got) < n {
+		<-s.Ready()
+		more, ended := drain(s)
+		got = append(got, more...)
+		if ended {
+			t.Fatalf("subscription ended after %v", got)
 		}
-		got = append(got, e.Message.ID.Seq)
 	}
 	return got
 }
@@ -171,7 +176,7 @@ func TestHubOrdersOutOfOrderEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := chat.NewHub(chat.HubOptions{GapWait: time.Second})
 		defer h.Close()
-		s := h.Subscribe("r")
+		s := subscribe(t, h, "r")
 		defer s.Close()
 		h.Baseline("r", chat.ID{Epoch: 1, Seq: 2})
 		for _, seq := range []uint64{5, 2, 4, 3, 3, 1} {
@@ -192,7 +197,7 @@ func TestHubOrdersOutOfOrderEvents(t *testing.T) {
 func TestHubEventsWaitForTheBaseline(t *testing.T) {
 	h := chat.NewHub(chat.HubOptions{})
 	defer h.Close()
-	s := h.Subscribe("r")
+	s := subscribe(t, h, "r")
 	defer s.Close()
 	h.Publish(event(t, "r", 4))
 	h.Publish(event(t, "r", 3))
@@ -226,7 +231,7 @@ func TestHubFillsGapsFromHistory(t *testing.T) {
 		}
 		h := chat.NewHub(chat.HubOptions{GapWait: time.Second, Store: store})
 		defer h.Close()
-		s := h.Subscribe("r")
+		s := subscribe(t, h, "r")
 		defer s.Close()
 		h.Baseline("r", stored[0].ID)
 		// 2 and 3 are in history but their events were lost; 4 arrives.
@@ -271,7 +276,7 @@ func TestHubResyncFillsAtOnce(t *testing.T) {
 		defer store.Close()
 		h := chat.NewHub(chat.HubOptions{GapWait: time.Hour, Store: store})
 		defer h.Close()
-		s := h.Subscribe("r")
+		s := subscribe(t, h, "r")
 		defer s.Close()
 		h.Baseline("r", chat.ID{})
 		m, err := store.Append(t.Context(), chat.Message{Room: "r", Username: "a", Text: "missed"})
@@ -290,7 +295,7 @@ func TestHubResyncFillsAtOnce(t *testing.T) {
 func TestHubNewEpochFollows(t *testing.T) {
 	h := chat.NewHub(chat.HubOptions{})
 	defer h.Close()
-	s := h.Subscribe("r")
+	s := subscribe(t, h, "r")
 	defer s.Close()
 	h.Baseline("r", chat.ID{Epoch: 1, Seq: 40})
 	e, _ := chat.NewEvent(chat.Message{ID: chat.ID{Epoch: 2, Seq: 1}, Room: "r"})
@@ -298,4 +303,41 @@ func TestHubNewEpochFollows(t *testing.T) {
 	if got := ids(t, s, 1); got[0] != 1 {
 		t.Errorf("got %v", got)
 	}
+}
+
+// OnDrop runs when the hub drops a subscriber, so that a writer blocked on
+// a stalled client can be unblocked; not when its owner closes it.
+func TestHubOnDrop(t *testing.T) {
+	h := chat.NewHub(chat.HubOptions{Queue: 1})
+	defer h.Close()
+	slow, closed := subscribe(t, h, "r"), subscribe(t, h, "r")
+	h.Baseline("r", chat.ID{})
+	var drops []string
+	slow.OnDrop(func() { drops = append(drops, "slow") })
+	closed.OnDrop(func() { drops = append(drops, "closed") })
+	closed.Close()
+	h.Publish(event(t, "r", 1))
+	h.Publish(event(t, "r", 2)) // the queue of 1 is full
+	if diff := cmp.Diff([]string{"slow"}, drops); diff != "" {
+		t.Errorf("OnDrop calls (-want +got):\n%s", diff)
+	}
+	slow.Close()
+	if len(drops) != 1 {
+		t.Errorf("OnDrop ran again on Close: %v", drops)
+	}
+}
+
+func TestHubMaxPerRoom(t *testing.T) {
+	h := chat.NewHub(chat.HubOptions{MaxPerRoom: 2})
+	defer h.Close()
+	a, b := subscribe(t, h, "r"), subscribe(t, h, "r")
+	defer b.Close()
+	if _, err := h.Subscribe("r"); !errors.Is(err, chat.ErrRoomFull) {
+		t.Errorf("third subscriber of a room capped at 2: %v, want ErrRoomFull", err)
+	}
+	other := subscribe(t, h, "other") // the cap is per room
+	defer other.Close()
+	a.Close()
+	c := subscribe(t, h, "r") // a place came free
+	c.Close()
 }

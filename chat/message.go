@@ -145,7 +145,12 @@ func ParseID(s string) (id ID, ok bool) {
 	if err1 != nil || err2 != nil || epoch == 0 || seq == 0 {
 		return ID{}, false
 	}
-	return ID{Epoch: epoch, Seq: seq}, true
+	id = ID{Epoch: epoch, Seq: seq}
+	// Only the form the server writes: one spelling per id.
+	if id.String() != s {
+		return ID{}, false
+	}
+	return id, true
 }
 
 // Message is one chat message as stored, streamed and returned by the API.
@@ -186,6 +191,8 @@ var (
 	ErrInvalid = errors.New("invalid input")
 	// ErrUnavailable means the store did not answer; nothing was stored.
 	ErrUnavailable = errors.New("the message store is unavailable, try again shortly")
+	// ErrRoomFull means a room has as many streams as this instance allows.
+	ErrRoomFull = errors.New("this room is full, try again later")
 )
 
 // After reports whether id comes later than o: a later epoch, or the same

@@ -95,7 +95,7 @@ func TestIDRoundTrip(t *testing.T) {
 			t.Errorf("ParseID(%q) = %v, %v; want %v, true", id.String(), got, ok, id)
 		}
 	}
-	for _, s := range []string{"", "-", "abc", "1-", "-1", "0-1", "1-0", "zz-x", "1-1-1", "1-+1", strings.Repeat("1", 70) + "-1"} {
+	for _, s := range []string{"", "-", "abc", "1-", "-1", "0-1", "1-0", "zz-x", "1-1-1", "1-+1", "A-1", "01-1", "1-01", strings.Repeat("1", 70) + "-1"} {
 		if id, ok := chat.ParseID(s); ok {
 			t.Errorf("ParseID(%q) = %v, true; want false", s, id)
 		}

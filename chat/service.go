@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +23,29 @@ type Service struct {
 	// correctness.
 	seed  maphash.Seed
 	locks [64]sync.Mutex
+
+	posts       atomic.Uint64
+	storeErrors atomic.Uint64
+}
+
+// ServiceStats counts what the service has done since start, for metrics.
+type ServiceStats struct {
+	Posts       uint64 // messages stored and published
+	StoreErrors uint64 // store calls that failed
+}
+
+// Stats returns the service's counts.
+func (s *Service) Stats() ServiceStats {
+	return ServiceStats{Posts: s.posts.Load(), StoreErrors: s.storeErrors.Load()}
+}
+
+// unavailable counts a store failure and wraps it as ErrUnavailable.
+func (s *Service) unavailable(what string, room Room, err error) error {
+	s.storeErrors.Add(1)
+	if room == "" {
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, what, err)
+	}
+	return fmt.Errorf("%w: %s %q: %w", ErrUnavailable, what, room, err)
 }
 
 // NewService returns a service that stores in store, publishes through
@@ -50,13 +74,14 @@ func (s *Service) Post(ctx context.Context, room Room, username, text string) (M
 	m := Message{Room: room, Username: name, Text: text, Time: time.Now().UTC().Truncate(time.Millisecond)}
 	stored, err := s.store.Append(ctx, m)
 	if err != nil {
-		return Message{}, fmt.Errorf("%w: append to %q: %w", ErrUnavailable, room, err)
+		return Message{}, s.unavailable("append to", room, err)
 	}
 	e, err := NewEvent(stored)
 	if err != nil {
 		return Message{}, fmt.Errorf("encode message %s: %w", stored.ID, err)
 	}
 	s.broker.Publish(e)
+	s.posts.Add(1)
 	return stored, nil
 }
 
@@ -64,7 +89,7 @@ func (s *Service) Post(ctx context.Context, room Room, username, text string) (M
 func (s *Service) History(ctx context.Context, room Room) ([]Message, error) {
 	msgs, err := s.store.History(ctx, room)
 	if err != nil {
-		return nil, fmt.Errorf("%w: history of %q: %w", ErrUnavailable, room, err)
+		return nil, s.unavailable("history of", room, err)
 	}
 	if msgs == nil {
 		msgs = []Message{}
@@ -75,14 +100,13 @@ func (s *Service) History(ctx context.Context, room Room) ([]Message, error) {
 // Ready reports whether the store answers.
 func (s *Service) Ready(ctx context.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return s.unavailable("ping", "", err)
 	}
 	return nil
 }
 
 // Stream is a subscriber's view of a room: the stored messages it has not
-// seen yet (Backlog), then live events that Fresh filters so that nothing
-// is sent twice.
+// seen yet (Backlog), then live events from Take, each once.
 type Stream struct {
 	// Backlog holds the stored messages after the cursor, oldest first.
 	Backlog []Message
@@ -97,9 +121,14 @@ type Stream struct {
 // empty, malformed or unknown cursor (expired, from another incarnation of
 // the room) yields the whole stored history.
 //
-// On error nothing is left subscribed. Close the stream when done.
+// It fails with ErrRoomFull when the room has all the streams the hub
+// allows, and ErrUnavailable when the store does not answer; then nothing
+// is left subscribed. Close the stream when done.
 func (s *Service) Join(ctx context.Context, room Room, cursor string) (*Stream, error) {
-	sub := s.hub.Subscribe(room)
+	sub, err := s.hub.Subscribe(room)
+	if err != nil {
+		return nil, err
+	}
 	history, err := s.History(ctx, room)
 	if err != nil {
 		sub.Close()
@@ -140,19 +169,30 @@ func after(history []Message, cursor string) ([]Message, ID) {
 	return nil, last
 }
 
-// Events delivers live events; it is closed when the hub dropped the
-// subscriber for falling behind. Pass each event through Fresh.
-func (st *Stream) Events() <-chan *Event { return st.sub.Events() }
+// Ready is signalled when live events wait or the stream has ended; then
+// call Take.
+func (st *Stream) Ready() <-chan struct{} { return st.sub.Ready() }
 
-// Fresh reports whether e follows everything the stream has sent so far,
-// and if so records it as sent.
-func (st *Stream) Fresh(e *Event) bool {
-	if !e.Message.ID.After(st.last) {
-		return false
+// Take appends to dst the waiting live events that follow what the stream
+// has sent (backlog included), and records them as sent. ok is false once
+// the stream has ended: the hub dropped it for falling behind, or Close.
+func (st *Stream) Take(dst []*Event) (_ []*Event, ok bool) {
+	n := len(dst)
+	dst, ok = st.sub.Take(dst)
+	kept := dst[:n]
+	for _, e := range dst[n:] {
+		if e.Message.ID.After(st.last) {
+			st.last = e.Message.ID
+			kept = append(kept, e)
+		}
 	}
-	st.last = e.Message.ID
-	return true
+	clear(dst[len(kept):])
+	return kept, ok
 }
+
+// OnDrop arranges for f to run, once, if the hub drops the stream; see
+// Subscription.OnDrop.
+func (st *Stream) OnDrop(f func()) { st.sub.OnDrop(f) }
 
 // Close unsubscribes.
 func (st *Stream) Close() { st.sub.Close() }

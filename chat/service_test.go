@@ -66,7 +66,7 @@ func TestPostRejectsBadInputBeforeTheStore(t *testing.T) {
 
 func TestPostStoreFailurePublishesNothing(t *testing.T) {
 	svc, hub, store := newService(t, 0)
-	sub := hub.Subscribe("r")
+	sub := subscribe(t, hub, "r")
 	defer sub.Close()
 	hub.Baseline("r", chat.ID{})
 	store.broken.Store(true)
@@ -129,7 +129,7 @@ func TestJoinCursor(t *testing.T) {
 
 // A stream sees each message once whatever the interleaving of Join and
 // concurrent posts: the history read and the subscription overlap, and
-// Fresh removes the overlap.
+// Take removes the overlap.
 func TestJoinRacingPostsSeesEachMessageOnce(t *testing.T) {
 	const posters, each, joiners = 4, 50, 20
 	svc, _, _ := newService(t, posters*each)
@@ -160,14 +160,16 @@ func TestJoinRacingPostsSeesEachMessageOnce(t *testing.T) {
 			for _, m := range st.Backlog {
 				got = append(got, m.ID)
 			}
+			var evs []*chat.Event
 			for len(got) < posters*each {
 				select {
-				case e, ok := <-st.Events():
-					if !ok {
+				case <-st.Ready():
+					var ok bool
+					if evs, ok = st.Take(evs[:0]); !ok {
 						t.Errorf("joiner %d dropped", j)
 						return
 					}
-					if st.Fresh(e) {
+					for _, e := range evs {
 						got = append(got, e.Message.ID)
 					}
 				case <-ctx.Done():
@@ -192,5 +194,32 @@ func TestJoinRacingPostsSeesEachMessageOnce(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("joiner %d saw a different sequence than history (-history +got):\n%s", j, diff)
 		}
+	}
+}
+
+func TestStats(t *testing.T) {
+	svc, hub, store := newService(t, 0)
+	st, err := svc.Join(t.Context(), "r", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for range 3 {
+		if _, err := svc.Post(t.Context(), "r", "a", "b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store.broken.Store(true)
+	svc.Post(t.Context(), "r", "a", "lost")
+	svc.History(t.Context(), "r")
+	if got, want := svc.Stats(), (chat.ServiceStats{Posts: 3, StoreErrors: 2}); got != want {
+		t.Errorf("service stats %+v, want %+v", got, want)
+	}
+	if got, want := hub.Stats(), (chat.HubStats{Rooms: 1, Subscribers: 1, Delivered: 3}); got != want {
+		t.Errorf("hub stats %+v, want %+v", got, want)
+	}
+	hub.Drop("r")
+	if got := hub.Stats(); got.Dropped != 1 || got.Subscribers != 0 {
+		t.Errorf("hub stats after Drop %+v, want 1 dropped, no subscriber", got)
 	}
 }

@@ -64,6 +64,9 @@ func handlePostMessage(log *slog.Logger, svc *chat.Service, posts *postLimiter) 
 			writeError(log, w, r, err)
 			return
 		}
+		if c, ok := tokenClaims(r); ok {
+			req.Username = c.Name // the token's name wins: no one posts as someone else
+		}
 		m, err := svc.Post(r.Context(), room, req.Username, req.Message)
 		if err != nil {
 			writeError(log, w, r, err)

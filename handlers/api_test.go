@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -169,7 +170,8 @@ func TestPostRateLimit(t *testing.T) {
 }
 
 func TestStreamsPerClientLimit(t *testing.T) {
-	a := newApp(t, handlers.Options{MaxStreamsPerClient: 2})
+	// A stream notices its client left at its next write: beat often.
+	a := newApp(t, handlers.Options{MaxStreamsPerClient: 2, Heartbeat: 5 * time.Millisecond})
 	first := a.openStream(t, "/api/rooms/r/events")
 	a.openStream(t, "/api/rooms/other/events")
 	resp, body := a.do(t, "GET", "/api/rooms/r/events", "", "")
@@ -177,8 +179,8 @@ func TestStreamsPerClientLimit(t *testing.T) {
 		t.Errorf("third stream = %d %s, want 429", resp.StatusCode, body)
 	}
 	first.close()
-	// The slot is released when the server notices the client left; the
-	// hub's subscriber count is that signal.
+	// The slot is released when the server notices the client left (at
+	// the next heartbeat); the hub's subscriber count is that signal.
 	waitFor(t, func() bool { return len(a.hub.Rooms()) == 1 })
 	s := a.openStream(t, "/api/rooms/r/events")
 	if s.resp.StatusCode != 200 {
@@ -196,5 +198,54 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	a := newApp(t, handlers.Options{CORSOrigins: []string{"https://game.example"}})
+	resp, _ := a.do(t, "OPTIONS", "/api/rooms/r/messages", "", "",
+		"Origin", "https://game.example", "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "https://game.example" ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Content-Type") {
+		t.Errorf("preflight from an allowed origin = %d %v", resp.StatusCode, resp.Header)
+	}
+	body := `{"username":"a","message":"from the game"}`
+	resp, got := a.do(t, "POST", "/api/rooms/r/messages", "application/json", body,
+		"Origin", "https://game.example", "Sec-Fetch-Site", "cross-site")
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Access-Control-Allow-Origin") != "https://game.example" {
+		t.Errorf("cross-site post from an allowed origin = %d %s", resp.StatusCode, got)
+	}
+	resp, _ = a.do(t, "POST", "/api/rooms/r/messages", "application/json", body,
+		"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("cross-site post from another origin = %d, ACAO %q; want 403, none", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+}
+
+func TestClientBehindTrustedProxies(t *testing.T) {
+	a := newApp(t, handlers.Options{
+		PostRate: 0.001, PostBurst: 1,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8")},
+	})
+	post := func(xff string) int {
+		resp, _ := a.do(t, "POST", "/api/rooms/r/messages", "application/json", `{"username":"a","message":"b"}`, "X-Forwarded-For", xff)
+		return resp.StatusCode
+	}
+	// Two clients behind the same proxies each get their own budget; a
+	// client cannot shed its limit by prepending a forged address.
+	for _, tt := range []struct {
+		xff  string
+		want int
+	}{
+		{"203.0.113.7", 201},
+		{"203.0.113.7", 429},
+		{"198.51.100.9, 10.1.2.3", 201},
+		{"1.2.3.4, 203.0.113.7", 429},
+		{"garbage", 201}, // an unreadable chain: the proxy itself is the client
+		{"garbage", 429},
+	} {
+		if got := post(tt.xff); got != tt.want {
+			t.Errorf("X-Forwarded-For %q: %d, want %d", tt.xff, got, tt.want)
+		}
 	}
 }

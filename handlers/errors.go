@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/sessionchat/sessionchat/auth"
 	"github.com/sessionchat/sessionchat/chat"
 	"github.com/sessionchat/sessionchat/views"
 )
@@ -20,58 +21,73 @@ var (
 	errMethod         = errors.New("that method is not allowed here")
 	errCrossOrigin    = errors.New("cross-origin requests are not allowed")
 	errInternal       = errors.New("something went wrong on our side")
+	errNoToken        = errors.New("this room is private: it needs a token")
+	errCannotRead     = errors.New("your token does not let you read this room")
+	errCannotWrite    = errors.New("your token does not let you post in this room")
 )
 
 // statuses maps errors to HTTP statuses: the one table of it. detail says
 // whether the wrapped error's whole text is safe to show (it is for input
 // errors, which say what was wrong); otherwise only the sentinel's is.
+// reason names the error in logs and metrics.
 var statuses = []struct {
 	err    error
 	status int
 	detail bool
+	reason string
 }{
-	{chat.ErrInvalid, http.StatusBadRequest, true},
-	{errTooLarge, http.StatusRequestEntityTooLarge, false},
-	{errNotJSON, http.StatusUnsupportedMediaType, false},
-	{errRateLimited, http.StatusTooManyRequests, false},
-	{errTooManyStreams, http.StatusTooManyRequests, false},
-	{errNotFound, http.StatusNotFound, false},
-	{errMethod, http.StatusMethodNotAllowed, false},
-	{errCrossOrigin, http.StatusForbidden, false},
-	{chat.ErrUnavailable, http.StatusServiceUnavailable, false},
+	{chat.ErrInvalid, http.StatusBadRequest, true, "invalid"},
+	{errTooLarge, http.StatusRequestEntityTooLarge, false, "too_large"},
+	{errNotJSON, http.StatusUnsupportedMediaType, false, "not_json"},
+	{errRateLimited, http.StatusTooManyRequests, false, "rate_limited"},
+	{errTooManyStreams, http.StatusTooManyRequests, false, "too_many_streams"},
+	{errNotFound, http.StatusNotFound, false, "not_found"},
+	{errMethod, http.StatusMethodNotAllowed, false, "method"},
+	{errCrossOrigin, http.StatusForbidden, false, "cross_origin"},
+	{errNoToken, http.StatusUnauthorized, false, "no_token"},
+	{auth.ErrInvalid, http.StatusUnauthorized, false, "bad_token"},
+	{auth.ErrExpired, http.StatusUnauthorized, false, "expired_token"},
+	{errCannotRead, http.StatusForbidden, false, "cannot_read"},
+	{errCannotWrite, http.StatusForbidden, false, "cannot_write"},
+	{chat.ErrUnavailable, http.StatusServiceUnavailable, false, "store_unavailable"},
+	{chat.ErrRoomFull, http.StatusServiceUnavailable, false, "room_full"},
 }
 
-// status returns the status for err and the text to show a person.
-func status(err error) (int, string) {
+// status returns the status for err, the text to show a person and the
+// reason for logs and metrics.
+func status(err error) (code int, msg, reason string) {
 	for _, s := range statuses {
 		if errors.Is(err, s.err) {
 			if s.detail {
-				return s.status, err.Error()
+				return s.status, err.Error(), s.reason
 			}
-			return s.status, s.err.Error()
+			return s.status, s.err.Error(), s.reason
 		}
 	}
-	return http.StatusInternalServerError, errInternal.Error()
+	return http.StatusInternalServerError, errInternal.Error(), "internal"
 }
 
-// logFailure logs the detail of errors that are the server's fault.
-func logFailure(log *slog.Logger, r *http.Request, code int, err error) {
+// failure looks err up in the table, logs its detail if it is the server's
+// fault, and notes its reason on the request (see observe). It returns the
+// status and the text to show.
+func failure(log *slog.Logger, r *http.Request, err error) (int, string) {
+	code, msg, reason := status(err)
 	if code >= 500 {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
 	}
+	noteReason(r, reason)
+	return code, msg
 }
 
 // writeError answers an API request with {"error": ...}.
 func writeError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
-	code, msg := status(err)
-	logFailure(log, r, code, err)
+	code, msg := failure(log, r, err)
 	encode(w, code, map[string]string{"error": msg})
 }
 
 // writeErrorPage answers a page request with a readable error page.
 func writeErrorPage(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
-	code, msg := status(err)
-	logFailure(log, r, code, err)
+	code, msg := failure(log, r, err)
 	render(log, w, r, code, views.ErrorPage(code, msg))
 }
 

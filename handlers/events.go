@@ -1,7 +1,10 @@
 package handlers
 
 import (
+	"context"
+	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -10,87 +13,140 @@ import (
 
 // handleEvents streams a room: the stored history after the client's
 // cursor (Last-Event-ID, or ?after=), then live messages, each once and in
-// history order, with a comment every heartbeat while idle. The stream
-// ends when the client goes, the server shuts down (the request context
-// ends), or the hub drops the subscriber for falling behind; the client
-// then resumes from its last event id.
-func handleEvents(log *slog.Logger, svc *chat.Service, streams *streamLimiter, heartbeat, retry time.Duration) http.HandlerFunc {
+// history order, with a comment on every heartbeat that finds the stream
+// idle. The stream ends when the client goes, when streams ends (shutdown)
+// or when the hub drops the subscriber for falling behind; the client then
+// resumes from its last event id.
+//
+// An HTTP/1.1 stream takes over its connection: the server's read and
+// write buffers, its chunked encoding and its per-request goroutines are
+// released, which keeps an idle stream to a few kilobytes. Other protocols
+// stream through the ResponseWriter.
+func handleEvents(log *slog.Logger, svc *chat.Service, limit *streamLimiter, beat *pulse, streams context.Context, retry time.Duration) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		room, err := roomParam(r)
 		if err != nil {
 			writeError(log, w, r, err)
 			return
 		}
-		release, ok := streams.acquire(r)
+		release, ok := limit.acquire(r)
 		if !ok {
 			w.Header().Set("Retry-After", "1")
 			writeError(log, w, r, errTooManyStreams)
 			return
 		}
-		defer release()
 		cursor := r.Header.Get("Last-Event-ID")
 		if cursor == "" {
 			cursor = r.URL.Query().Get("after")
 		}
 		st, err := svc.Join(r.Context(), room, cursor)
 		if err != nil {
+			release()
+			if errors.Is(err, chat.ErrRoomFull) {
+				w.Header().Set("Retry-After", "5")
+			}
 			writeError(log, w, r, err)
 			return
-		}
-		defer st.Close()
-
-		// A stream outlives any write timeout the server has.
-		rc := http.NewResponseController(w)
-		if err := rc.SetWriteDeadline(time.Time{}); err != nil {
-			log.Warn("stream: clear write deadline", "err", err)
 		}
 		h := w.Header()
 		h.Set("Content-Type", "text/event-stream")
 		h.Set("Cache-Control", "no-cache")
 		h.Set("X-Accel-Buffering", "no")
-		w.WriteHeader(http.StatusOK)
 
-		sse := newSSEWriter(w, rc)
-		sse.retry(retry)
-		for _, m := range st.Backlog {
-			if err := sse.message(m); err != nil {
+		rc := http.NewResponseController(w)
+		if r.ProtoMajor == 1 {
+			if out, err := hijack(rc, h); err == nil {
+				st.OnDrop(func() { out.Close() }) // unblocks a write to a stalled client
+				// The request's context ends when this handler returns;
+				// its deadline (a private room's token expiry) carries over.
+				ctx, cancel := streams, context.CancelFunc(func() {})
+				if d, ok := r.Context().Deadline(); ok {
+					ctx, cancel = context.WithDeadline(streams, d)
+				}
+				go func() {
+					defer release()
+					defer st.Close()
+					defer out.Close()
+					defer cancel()
+					stream(ctx, st, out, beat, retry)
+				}()
 				return
 			}
 		}
-		if sse.flush() != nil {
+		defer release()
+		defer st.Close()
+		// A stream outlives any write timeout the server has.
+		if err := rc.SetWriteDeadline(time.Time{}); err != nil {
+			log.Warn("stream: clear write deadline", "err", err)
+		}
+		w.WriteHeader(http.StatusOK)
+		stream(r.Context(), st, flusher{w, rc}, beat, retry)
+	}
+}
+
+// reconnectAfter is the least a client is asked to wait before it
+// reconnects when the server ends its stream; each waits up to twice that.
+const reconnectAfter = 500 * time.Millisecond
+
+// stream writes st until ctx ends, the stream ends or a write fails. Each
+// wake-up writes everything waiting in one write.
+func stream(ctx context.Context, st *chat.Stream, out sink, beat *pulse, retry time.Duration) {
+	beats := beat.join()
+	defer beat.leave()
+
+	b := getBuffer()
+	*b = appendRetry(*b, retry)
+	for _, m := range st.Backlog {
+		var err error
+		if *b, err = appendMessage(*b, m); err != nil {
+			putBuffer(b)
 			return
 		}
+	}
+	st.Backlog = nil
+	err := out.write(*b)
+	putBuffer(b)
+	if err != nil {
+		return
+	}
 
-		tick := time.NewTicker(heartbeat)
-		defer tick.Stop()
-		for {
-			select {
-			case <-r.Context().Done():
+	var events []*chat.Event
+	idle := false // nothing written since the last beat
+	for {
+		select {
+		case <-ctx.Done():
+			// Shutting down (or the token expired): ask the client to come
+			// back soon, at a moment of its own, so that a restart's
+			// reconnections spread out.
+			_ = out.write(appendRetry(nil, reconnectAfter+rand.N(reconnectAfter)))
+			return
+		case <-beats:
+			beats = beat.next()
+			if idle && out.write(heartbeat) != nil {
 				return
-			case <-tick.C:
-				sse.heartbeat()
-			case e, ok := <-st.Events():
-				if !ok {
+			}
+			idle = true
+		case <-st.Ready():
+			var open bool
+			events, open = st.Take(events[:0])
+			if len(events) > 0 {
+				b := getBuffer()
+				for _, e := range events {
+					*b = appendEvent(*b, e.Message.ID, e.JSON)
+				}
+				clear(events)
+				err := out.write(*b)
+				putBuffer(b)
+				if err != nil {
 					return
 				}
-				sse.event(st, e)
-				// Coalesce whatever else is queued into the same write.
-				for more := true; more; {
-					select {
-					case e, ok := <-st.Events():
-						if !ok {
-							sse.flush()
-							return
-						}
-						sse.event(st, e)
-					default:
-						more = false
-					}
-				}
-				tick.Reset(heartbeat)
+				idle = false
 			}
-			if sse.flush() != nil {
+			if !open {
 				return
+			}
+			if cap(events) > 64 {
+				events = nil // a burst's backing array is not kept while idle
 			}
 		}
 	}

@@ -1,10 +1,14 @@
 package handlers_test
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -220,8 +224,8 @@ func TestStreamsLeaveNoGoroutines(t *testing.T) {
 // The handler lifts the server's write timeout for its stream: heartbeats
 // and messages still go out long after it would have struck.
 func TestStreamHasNoWriteTimeout(t *testing.T) {
-	a := newApp(t, handlers.Options{Heartbeat: 40 * time.Millisecond}, func(s *http.Server) {
-		s.WriteTimeout = 30 * time.Millisecond
+	a := newApp(t, handlers.Options{Heartbeat: 40 * time.Millisecond}, func(s *httptest.Server) {
+		s.Config.WriteTimeout = 30 * time.Millisecond
 	})
 	s := a.openStream(t, "/api/rooms/r/events")
 	for beats := 0; beats < 3; {
@@ -236,5 +240,54 @@ func TestStreamHasNoWriteTimeout(t *testing.T) {
 	a.post(t, "r", "a", "still here")
 	if got := s.nextMessage(t).Text; got != "still here" {
 		t.Errorf("got %q, want the message posted after the write timeout", got)
+	}
+}
+
+// Over HTTP/2 a stream cannot take over its connection: it streams through
+// the ResponseWriter, with the same events.
+func TestStreamOverHTTP2(t *testing.T) {
+	a := newApp(t, handlers.Options{}, func(s *httptest.Server) { s.EnableHTTP2 = true })
+	a.post(t, "r", "a", "before")
+	s := a.openStream(t, "/api/rooms/r/events")
+	if s.resp.ProtoMajor != 2 || s.resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("got %s %q, want an HTTP/2 event stream", s.resp.Proto, s.resp.Header.Get("Content-Type"))
+	}
+	a.post(t, "r", "a", "after")
+	if got := s.messages(t, 2); !cmp.Equal(got, []string{"before", "after"}) {
+		t.Errorf("HTTP/2 stream = %q, want [before after]", got)
+	}
+}
+
+// A stream that took over its HTTP/1.1 connection keeps its request's
+// deadline (a private room's token expiry): it ends then.
+func TestHijackedStreamKeepsTheRequestDeadline(t *testing.T) {
+	a := newApp(t, handlers.Options{Heartbeat: time.Hour}, func(s *httptest.Server) {
+		s.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+			ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			t.Cleanup(cancel)
+			return ctx
+		}
+	})
+	s := a.openStream(t, "/api/rooms/r/events")
+	start := time.Now()
+	for {
+		if _, err := s.next(); err != nil {
+			break // the server ended the stream
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("stream ended after %v, want about 300ms", d)
+	}
+}
+
+func TestRoomFull(t *testing.T) {
+	a := newAppHub(t, chat.HubOptions{MaxPerRoom: 1}, handlers.Options{})
+	a.openStream(t, "/api/rooms/r/events")
+	resp, body := a.do(t, "GET", "/api/rooms/r/events", "", "")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "full") {
+		t.Errorf("second stream of a room capped at 1 = %d %s (Retry-After %q), want 503 with Retry-After", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
+	if s := a.openStream(t, "/api/rooms/other/events"); s.resp.StatusCode != 200 {
+		t.Errorf("a stream of another room = %d, want 200", s.resp.StatusCode)
 	}
 }

@@ -2,12 +2,14 @@
 // pages, the JSON API and the Server-Sent Events writer. Handlers decode,
 // call the domain (chat), encode; nothing else.
 //
-// It imports the domain, the views and the assets; never a backend.
+// It imports the domain, the views, the assets and auth; never a backend.
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/sessionchat/sessionchat/chat"
@@ -16,19 +18,33 @@ import (
 // Options tune the handlers. The zero value of each field means its
 // default, except where it says 0 disables.
 type Options struct {
-	HistoryTTL          time.Duration // shown on room pages
-	Heartbeat           time.Duration // SSE comment interval while idle; default 15s
-	Retry               time.Duration // SSE reconnection hint; default 2s
-	EmbedOrigins        []string      // origins allowed to frame /embed/{room}
-	PostRate            float64       // posts per second per client; 0 = unlimited
-	PostBurst           int           // posts allowed at once above the rate
-	MaxStreamsPerClient int           // concurrent streams per client; 0 = unlimited
+	HistoryTTL time.Duration // shown on room pages
+	Heartbeat  time.Duration // SSE comment interval while idle; default 15s
+	Retry      time.Duration // SSE reconnection hint; default 2s
+	// Streams is the life of the event streams: they end when it is done
+	// (at shutdown). A stream that took over its HTTP/1.1 connection
+	// outlives its request's context, so it needs this. Default: forever.
+	Streams context.Context
+
+	PostRate            float64 // posts per second per client; 0 = unlimited
+	PostBurst           int     // posts allowed at once above the rate
+	MaxStreamsPerClient int     // concurrent streams per client; 0 = unlimited
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client; any other peer is the client itself.
+	TrustedProxies []netip.Prefix
+
+	EmbedOrigins []string // origins allowed to frame /embed/{room}
+	CORSOrigins  []string // origins whose pages may call the API and streams
+	AuthSecret   string   // HS256 key of room tokens; "" = public rooms
 }
 
 // New returns the chat's HTTP handler.
 func New(log *slog.Logger, svc *chat.Service, hub *chat.Hub, o Options) http.Handler {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 15 * time.Second
+	}
+	if o.Streams == nil {
+		o.Streams = context.Background()
 	}
 	if o.Retry <= 0 {
 		o.Retry = 2 * time.Second

@@ -56,13 +56,20 @@ type app struct {
 }
 
 // newApp serves a chat with options o; configure may set up the server
-// before it starts.
-func newApp(t *testing.T, o handlers.Options, configure ...func(*http.Server)) *app {
+// before it starts (with EnableHTTP2 set, it starts with TLS).
+func newApp(t *testing.T, o handlers.Options, configure ...func(*httptest.Server)) *app {
+	t.Helper()
+	return newAppHub(t, chat.HubOptions{}, o, configure...)
+}
+
+// newAppHub is newApp with a hub made with ho (its store is the app's).
+func newAppHub(t *testing.T, ho chat.HubOptions, o handlers.Options, configure ...func(*httptest.Server)) *app {
 	t.Helper()
 	mem := memory.New(memory.Options{TTL: time.Hour, Limit: 500})
 	t.Cleanup(mem.Close)
 	store := &flakyStore{Store: mem}
-	hub := chat.NewHub(chat.HubOptions{Store: store})
+	ho.Store = store
+	hub := chat.NewHub(ho)
 	t.Cleanup(hub.Close)
 	if o.HistoryTTL == 0 {
 		o.HistoryTTL = time.Hour
@@ -70,9 +77,13 @@ func newApp(t *testing.T, o handlers.Options, configure ...func(*http.Server)) *
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := httptest.NewUnstartedServer(handlers.New(log, chat.NewService(store, hub, hub), hub, o))
 	for _, f := range configure {
-		f(srv.Config)
+		f(srv)
 	}
-	srv.Start()
+	if srv.EnableHTTP2 {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 	return &app{Server: srv, hub: hub, store: store}
 }
@@ -90,7 +101,8 @@ func (a *app) do(t *testing.T, method, path, contentType, body string, header ..
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := *a.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -144,7 +156,7 @@ func (a *app) openStream(t *testing.T, path string, header ...string) *stream {
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := a.Client().Do(req)
 	if err != nil {
 		cancel()
 		t.Fatalf("GET %s: %v", path, err)

@@ -2,40 +2,75 @@ package handlers
 
 import (
 	"math"
-	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// clientKey identifies the client of r: its remote IP address.
-func clientKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// clients tells who a request comes from: its remote IP address or, when
+// that is a trusted proxy, the address the proxies say they forwarded for
+// (X-Forwarded-For, read from the right, skipping trusted proxies).
+type clients struct {
+	trusted []netip.Prefix
+}
+
+func (c clients) of(r *http.Request) string {
+	ip, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
-	return host
+	addr := ip.Addr().Unmap()
+	if !c.isTrusted(addr) {
+		return addr.String()
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		fields := strings.Split(hops[i], ",")
+		for j := len(fields) - 1; j >= 0; j-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(fields[j]))
+			if err != nil {
+				return addr.String() // a garbled chain: trust only what we saw
+			}
+			addr = hop.Unmap()
+			if !c.isTrusted(addr) {
+				return addr.String()
+			}
+		}
+	}
+	return addr.String()
+}
+
+func (c clients) isTrusted(a netip.Addr) bool {
+	for _, p := range c.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // postLimiter limits each client's posts with a token bucket.
 type postLimiter struct {
-	limit rate.Limit
-	burst int
+	limit   rate.Limit
+	burst   int
+	clients clients
 
 	mu        sync.Mutex
-	clients   map[string]*rate.Limiter
+	buckets   map[string]*rate.Limiter
 	nextSweep time.Time
 }
 
 // newPostLimiter allows perSecond posts per client with burst on top; a
 // nil limiter (perSecond 0) allows everything.
-func newPostLimiter(perSecond float64, burst int) *postLimiter {
+func newPostLimiter(perSecond float64, burst int, c clients) *postLimiter {
 	if perSecond <= 0 {
 		return nil
 	}
-	return &postLimiter{limit: rate.Limit(perSecond), burst: max(burst, 1), clients: make(map[string]*rate.Limiter)}
+	return &postLimiter{limit: rate.Limit(perSecond), burst: max(burst, 1), clients: c, buckets: make(map[string]*rate.Limiter)}
 }
 
 // allow takes a token for r's client, or says how long until one is due.
@@ -44,14 +79,14 @@ func (p *postLimiter) allow(r *http.Request) (ok bool, retryAfter time.Duration)
 		return true, 0
 	}
 	now := time.Now()
-	key := clientKey(r)
+	key := p.clients.of(r)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sweep(now)
-	l := p.clients[key]
+	l := p.buckets[key]
 	if l == nil {
 		l = rate.NewLimiter(p.limit, p.burst)
-		p.clients[key] = l
+		p.buckets[key] = l
 	}
 	res := l.ReserveN(now, 1)
 	if d := res.DelayFrom(now); d > 0 {
@@ -68,9 +103,9 @@ func (p *postLimiter) sweep(now time.Time) {
 		return
 	}
 	p.nextSweep = now.Add(time.Minute)
-	for key, l := range p.clients {
+	for key, l := range p.buckets {
 		if l.TokensAt(now) >= float64(p.burst) {
-			delete(p.clients, key)
+			delete(p.buckets, key)
 		}
 	}
 }
@@ -83,7 +118,8 @@ func retryAfterSeconds(d time.Duration) int {
 
 // streamLimiter caps each client's concurrent streams.
 type streamLimiter struct {
-	max int
+	max     int
+	clients clients
 
 	mu   sync.Mutex
 	open map[string]int
@@ -91,11 +127,11 @@ type streamLimiter struct {
 
 // newStreamLimiter allows max streams per client; a nil limiter (max 0)
 // allows any number.
-func newStreamLimiter(max int) *streamLimiter {
+func newStreamLimiter(max int, c clients) *streamLimiter {
 	if max <= 0 {
 		return nil
 	}
-	return &streamLimiter{max: max, open: make(map[string]int)}
+	return &streamLimiter{max: max, clients: c, open: make(map[string]int)}
 }
 
 // acquire takes a stream slot for r's client; call the returned release
@@ -104,7 +140,7 @@ func (s *streamLimiter) acquire(r *http.Request) (release func(), ok bool) {
 	if s == nil {
 		return func() {}, true
 	}
-	key := clientKey(r)
+	key := s.clients.of(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.open[key] >= s.max {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -30,22 +31,42 @@ func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
 	}
 }
 
-// logRequests logs one line per request, without query strings or bodies
-// (they may carry names, cursors or message text).
-func logRequests(log *slog.Logger) func(http.Handler) http.Handler {
+// observe logs one line per request, without query strings or bodies
+// (they may carry names, cursors, tokens or message text), with the
+// reason of a refusal, and counts it in m.
+func observe(log *slog.Logger, m *metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			rec := &statusRecorder{ResponseWriter: w}
-			next.ServeHTTP(rec, r)
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			note := &requestNote{}
+			next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), noteKey{}, note)))
+			elapsed := time.Since(start)
+			attrs := []slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", rec.code()),
 				slog.Int64("bytes", rec.bytes),
-				slog.Duration("duration", time.Since(start)),
-			)
+				slog.Duration("duration", elapsed),
+			}
+			if note.reason != "" {
+				attrs = append(attrs, slog.String("reason", note.reason))
+			}
+			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+			m.observe(r, rec.code(), note.reason, elapsed)
 		})
+	}
+}
+
+// requestNote carries what handlers learn about a request back to observe.
+type requestNote struct{ reason string }
+
+type noteKey struct{}
+
+// noteReason records why the request was refused.
+func noteReason(r *http.Request, reason string) {
+	if n, ok := r.Context().Value(noteKey{}).(*requestNote); ok {
+		n.reason = reason
 	}
 }
 
@@ -118,9 +139,14 @@ func embedHeaders(origins []string) func(http.Handler) http.Handler {
 }
 
 // crossOriginProtection rejects cross-origin form and JSON posts (by
-// Sec-Fetch-Site and Origin), answering in the caller's format.
-func crossOriginProtection(log *slog.Logger) func(http.Handler) http.Handler {
+// Sec-Fetch-Site and Origin), except from the CORS origins, answering in
+// the caller's format.
+func crossOriginProtection(log *slog.Logger, trusted []string) func(http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
+	for _, o := range trusted {
+		// Origins were checked when the configuration was read.
+		_ = cop.AddTrustedOrigin(o)
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeFor(log, w, r, errCrossOrigin)
 	}))

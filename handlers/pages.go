@@ -72,8 +72,12 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func handleLobby(log *slog.Logger, hub *chat.Hub) http.HandlerFunc {
+func handleLobby(log *slog.Logger, hub *chat.Hub, private bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if private { // strangers learn no room names
+			render(log, w, r, http.StatusOK, views.LobbyPage(views.LobbyView{Private: true}))
+			return
+		}
 		render(log, w, r, http.StatusOK, views.LobbyPage(views.LobbyView{Name: readName(r), Rooms: hub.Rooms()}))
 	}
 }
@@ -96,7 +100,7 @@ func handleJoin(log *slog.Logger, hub *chat.Hub) http.HandlerFunc {
 			}
 		}
 		v.Rooms = hub.Rooms()
-		code, msg := status(err)
+		code, msg := failure(log, r, err)
 		v.Error = msg
 		render(log, w, r, code, views.LobbyPage(v))
 	}
@@ -126,7 +130,11 @@ func handleRoom(log *slog.Logger, svc *chat.Service, ttl time.Duration, embed bo
 				rememberName(w, name)
 			}
 		}
-		renderRoom(log, w, r, http.StatusOK, views.RoomView{Room: room, Name: name, TTL: ttl, Embed: embed}, svc)
+		v := views.RoomView{Room: room, Name: name, TTL: ttl, Embed: embed}
+		if c, ok := tokenClaims(r); ok {
+			v.Name, v.Private = c.Name, true
+		}
+		renderRoom(log, w, r, http.StatusOK, v, svc)
 	}
 }
 
@@ -166,17 +174,25 @@ func handleFormPost(log *slog.Logger, svc *chat.Service, posts *postLimiter, ttl
 			TTL:   ttl,
 			Embed: embed,
 		}
+		if c, ok := tokenClaims(r); ok {
+			v.Name, v.Private = c.Name, true // the token's name wins
+		}
 		err = limitPost(w, r, posts)
 		if err == nil {
 			var m chat.Message
 			if m, err = svc.Post(r.Context(), room, v.Name, v.Draft); err == nil {
 				rememberName(w, m.Username)
-				http.Redirect(w, r, roomPath(room, embed), http.StatusSeeOther)
+				to := roomPath(room, embed)
+				if embed {
+					// A third-party frame may not keep the name cookie
+					// (SameSite=Lax): carry the name in the URL.
+					to += "?name=" + url.QueryEscape(m.Username)
+				}
+				http.Redirect(w, r, to, http.StatusSeeOther)
 				return
 			}
 		}
-		code, msg := status(err)
-		logFailure(log, r, code, err)
+		code, msg := failure(log, r, err)
 		v.Error = msg
 		renderRoom(log, w, r, code, v, svc)
 	}

@@ -12,30 +12,35 @@ import (
 
 // routes is every route of the chat on one screen.
 func routes(log *slog.Logger, svc *chat.Service, hub *chat.Hub, o Options) http.Handler {
-	posts := newPostLimiter(o.PostRate, o.PostBurst)
-	streams := newStreamLimiter(o.MaxStreamsPerClient)
+	ids := clients{trusted: o.TrustedProxies}
+	posts := newPostLimiter(o.PostRate, o.PostBurst, ids)
+	streams := newStreamLimiter(o.MaxStreamsPerClient, ids)
 	embed := embedHeaders(o.EmbedOrigins)
+	private := newGate(log, o.AuthSecret) // nil: public rooms, no checks
 
 	r := chi.NewRouter()
-	r.Use(recoverer(log), logRequests(log), commonHeaders, crossOriginProtection(log))
+	m := newMetrics(svc, hub)
+	r.Use(recoverer(log), observe(log, m), commonHeaders, crossOriginProtection(log, o.CORSOrigins))
 	r.NotFound(handleNotFound(log))
 	r.MethodNotAllowed(handleMethodNotAllowed(log))
 
 	r.Get("/healthz", handleHealthz)
 	r.Get("/readyz", handleReadyz(log, svc))
+	r.Handle("/metrics", m.handler())
 	r.Handle("/assets/*", http.StripPrefix("/assets/", handleAssets(assets.FS)))
 
-	r.Get("/", handleLobby(log, hub))
+	r.Get("/", handleLobby(log, hub, private != nil))
 	r.Post("/join", handleJoin(log, hub))
-	r.Get("/rooms/{room}", handleRoom(log, svc, o.HistoryTTL, false))
-	r.Post("/rooms/{room}/messages", handleFormPost(log, svc, posts, o.HistoryTTL, false))
-	r.With(embed).Get("/embed/{room}", handleRoom(log, svc, o.HistoryTTL, true))
-	r.With(embed).Post("/embed/{room}/messages", handleFormPost(log, svc, posts, o.HistoryTTL, true))
+	r.With(private.exchange, private.canRead).Get("/rooms/{room}", handleRoom(log, svc, o.HistoryTTL, false))
+	r.With(private.canWrite).Post("/rooms/{room}/messages", handleFormPost(log, svc, posts, o.HistoryTTL, false))
+	r.With(embed, private.exchange, private.canRead).Get("/embed/{room}", handleRoom(log, svc, o.HistoryTTL, true))
+	r.With(embed, private.canWrite).Post("/embed/{room}/messages", handleFormPost(log, svc, posts, o.HistoryTTL, true))
 
 	r.Route("/api/rooms/{room}", func(r chi.Router) {
-		r.Get("/messages", handleListMessages(log, svc))
-		r.Post("/messages", handlePostMessage(log, svc, posts))
-		r.Get("/events", handleEvents(log, svc, streams, o.Heartbeat, o.Retry))
+		r.Use(cors(o.CORSOrigins))
+		r.With(private.canRead).Get("/messages", handleListMessages(log, svc))
+		r.With(private.canWrite).Post("/messages", handlePostMessage(log, svc, posts))
+		r.With(private.canRead).Get("/events", handleEvents(log, svc, streams, newPulse(o.Heartbeat), o.Streams, o.Retry))
 	})
 	return r
 }

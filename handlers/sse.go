@@ -1,82 +1,169 @@
 package handlers
 
 import (
+	"bytes"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/sessionchat/sessionchat/chat"
 )
 
-// sseWriter writes Server-Sent Events into a response, remembering the
-// first write error so that the stream loop checks only at flush.
-type sseWriter struct {
-	w   http.ResponseWriter
-	rc  *http.ResponseController
-	buf []byte
-	err error
+var heartbeat = []byte(": heartbeat\n\n")
+
+// appendRetry appends the reconnection hint.
+func appendRetry(b []byte, d time.Duration) []byte {
+	b = append(b, "retry: "...)
+	b = strconv.AppendInt(b, d.Milliseconds(), 10)
+	return append(b, "\n\n"...)
 }
 
-func newSSEWriter(w http.ResponseWriter, rc *http.ResponseController) *sseWriter {
-	return &sseWriter{w: w, rc: rc, buf: make([]byte, 0, 512)}
-}
-
-func (s *sseWriter) write(b []byte) {
-	if s.err == nil {
-		_, s.err = s.w.Write(b)
-	}
-}
-
-// retry tells the client how long to wait before reconnecting.
-func (s *sseWriter) retry(d time.Duration) {
-	s.buf = append(s.buf[:0], "retry: "...)
-	s.buf = strconv.AppendInt(s.buf, d.Milliseconds(), 10)
-	s.buf = append(s.buf, "\n\n"...)
-	s.write(s.buf)
-}
-
-// data writes one message event from its JSON encoding. A message without
-// an id (written by the original app) carries no id line, so the client's
-// cursor stays on the last message that had one.
-func (s *sseWriter) data(id chat.ID, data []byte) {
-	s.buf = s.buf[:0]
+// appendEvent appends one message event from its JSON encoding. A message
+// without an id (written by the original app) carries no id line, so the
+// client's cursor stays on the last message that had one.
+func appendEvent(b []byte, id chat.ID, data []byte) []byte {
 	if !id.IsZero() {
-		s.buf = append(s.buf, "id: "...)
-		s.buf = id.AppendText(s.buf)
-		s.buf = append(s.buf, '\n')
+		b = append(b, "id: "...)
+		b = id.AppendText(b)
+		b = append(b, '\n')
 	}
-	s.buf = append(s.buf, "event: message\ndata: "...)
-	s.write(s.buf)
-	s.write(data)
-	s.write([]byte("\n\n"))
+	b = append(b, "event: message\ndata: "...)
+	b = append(b, data...)
+	return append(b, "\n\n"...)
 }
 
-// message encodes and writes a stored message.
-func (s *sseWriter) message(m chat.Message) error {
+// appendMessage encodes a stored message and appends its event.
+func appendMessage(b []byte, m chat.Message) ([]byte, error) {
 	data, err := json.Marshal(m)
 	if err != nil {
+		return b, err
+	}
+	return appendEvent(b, m.ID, data), nil
+}
+
+// Write buffers are pooled: an idle stream holds none.
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func getBuffer() *[]byte { return buffers.Get().(*[]byte) }
+
+func putBuffer(b *[]byte) {
+	if cap(*b) > 64<<10 {
+		return // let an outsized one go
+	}
+	*b = (*b)[:0]
+	buffers.Put(b)
+}
+
+// sink is where a stream's bytes go: each write is sent at once.
+type sink interface {
+	write(b []byte) error
+}
+
+// rawConn is a hijacked HTTP/1.1 connection: the body is the rest of the
+// connection, delimited by its close.
+type rawConn struct{ net.Conn }
+
+func (c rawConn) write(b []byte) error {
+	_, err := c.Conn.Write(b)
+	return err
+}
+
+// hijack takes over the connection of rc's request and writes the
+// response header with h.
+func hijack(rc *http.ResponseController, h http.Header) (rawConn, error) {
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		return rawConn{}, err
+	}
+	// The server's read and write deadlines no longer apply; the bufio
+	// reader and writer that came with the connection are dropped.
+	if err := conn.SetDeadline(time.Time{}); err != nil {
+		conn.Close()
+		return rawConn{}, err
+	}
+	var head bytes.Buffer
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	h.Set("Connection", "close")
+	h.Write(&head)
+	head.WriteString("\r\n")
+	if _, err := conn.Write(head.Bytes()); err != nil {
+		conn.Close()
+		return rawConn{}, err
+	}
+	return rawConn{conn}, nil
+}
+
+// flusher streams through a ResponseWriter (HTTP/2, or when hijacking is
+// not possible).
+type flusher struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (f flusher) write(b []byte) error {
+	if _, err := f.w.Write(b); err != nil {
 		return err
 	}
-	s.data(m.ID, data)
-	return s.err
+	return f.rc.Flush()
 }
 
-// event writes a live event unless the stream has already sent it.
-func (s *sseWriter) event(st *chat.Stream, e *chat.Event) {
-	if st.Fresh(e) {
-		s.data(e.Message.ID, e.JSON)
+// pulse is the heartbeat clock every stream shares: one ticker, running
+// only while streams exist, whose beat closes a channel they all wait on.
+type pulse struct {
+	every time.Duration
+
+	mu    sync.Mutex
+	beat  chan struct{} // closed at the next beat
+	users int
+	stop  chan struct{}
+}
+
+func newPulse(every time.Duration) *pulse {
+	return &pulse{every: every, beat: make(chan struct{})}
+}
+
+// join counts a stream in and returns the channel of the next beat.
+func (p *pulse) join() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.users++; p.users == 1 {
+		p.stop = make(chan struct{})
+		go p.run(p.stop)
+	}
+	return p.beat
+}
+
+// next returns the channel of the next beat.
+func (p *pulse) next() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.beat
+}
+
+// leave counts a stream out; the last one stops the clock.
+func (p *pulse) leave() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.users--; p.users == 0 {
+		close(p.stop)
 	}
 }
 
-// heartbeat writes a comment, which keeps proxies and clients from timing
-// out an idle stream.
-func (s *sseWriter) heartbeat() { s.write([]byte(": heartbeat\n\n")) }
-
-// flush sends what was written and returns the first error so far.
-func (s *sseWriter) flush() error {
-	if s.err == nil {
-		s.err = s.rc.Flush()
+func (p *pulse) run(stop chan struct{}) {
+	t := time.NewTicker(p.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			p.mu.Lock()
+			close(p.beat)
+			p.beat = make(chan struct{})
+			p.mu.Unlock()
+		}
 	}
-	return s.err
 }

@@ -144,13 +144,15 @@ func collect(t *testing.T, st *chat.Stream, n int) []chat.Message {
 	t.Helper()
 	got := append([]chat.Message(nil), st.Backlog...)
 	timeout := time.After(10 * time.Second)
+	var evs []*chat.Event
 	for len(got) < n {
 		select {
-		case e, ok := <-st.Events():
-			if !ok {
+		case <-st.Ready():
+			var ok bool
+			if evs, ok = st.Take(evs[:0]); !ok {
 				t.Fatalf("stream dropped after %d of %d messages", len(got), n)
 			}
-			if st.Fresh(e) {
+			for _, e := range evs {
 				got = append(got, e.Message)
 			}
 		case <-timeout:

@@ -30,6 +30,8 @@ type LobbyView struct {
 	Room  string          // room typed before an error, may be empty
 	Rooms []chat.RoomInfo // rooms with live subscribers on this instance
 	Error string          // what was wrong with the last submission
+
+	Private bool // rooms need a token: no form, no room list
 }
 
 // RoomView is a room page, full size or embedded.
@@ -41,6 +43,7 @@ type RoomView struct {
 	Draft    string         // text to put back into the form after an error
 	Error    string         // what was wrong with the last submission
 	Embed    bool           // the compact page for iframes
+	Private  bool           // the room needs a token, whose name Name is
 }
 
 // LastID is the id of the last rendered message: the stream starts after it.

@@ -3,12 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/sessionchat/sessionchat/auth"
 	"github.com/sessionchat/sessionchat/momento"
 )
 
@@ -22,8 +24,18 @@ type Config struct {
 	PostRate            float64       `envconfig:"POST_RATE" default:"2"`
 	PostBurst           int           `envconfig:"POST_BURST" default:"10"`
 	MaxStreamsPerClient int           `envconfig:"MAX_STREAMS_PER_CLIENT" default:"32"`
+	MaxStreamsPerRoom   int           `envconfig:"MAX_STREAMS_PER_ROOM" default:"5000"`
 	EmbedOrigins        Origins       `envconfig:"EMBED_ORIGINS"`
+	CORSOrigins         Origins       `envconfig:"CORS_ORIGINS"`
+	TrustedProxies      Prefixes      `envconfig:"TRUSTED_PROXIES"`
+	TLSCert             string        `envconfig:"TLS_CERT"`
+	TLSKey              string        `envconfig:"TLS_KEY"`
 	Heartbeat           time.Duration `envconfig:"HEARTBEAT" default:"15s"`
+	MemoryLimit         int64         `envconfig:"MEMORY_LIMIT" default:"268435456"`
+	ReadHeaderTimeout   time.Duration `envconfig:"READ_HEADER_TIMEOUT" default:"5s"`
+	ReadTimeout         time.Duration `envconfig:"READ_TIMEOUT" default:"15s"`
+	WriteTimeout        time.Duration `envconfig:"WRITE_TIMEOUT" default:"30s"`
+	AuthSecret          string        `envconfig:"AUTH_SECRET"` // private rooms when set
 
 	// With prefix CHAT, MOMENTO_API_KEY reads CHAT_MOMENTO_API_KEY or,
 	// failing that, plain MOMENTO_API_KEY.
@@ -46,6 +58,27 @@ func (o *Origins) Decode(s string) error {
 			return fmt.Errorf("%q is not an origin like https://example.com", f)
 		}
 		*o = append(*o, u.Scheme+"://"+u.Host)
+	}
+	return nil
+}
+
+// Prefixes is a list of IP networks separated by spaces or commas, such
+// as "10.0.0.0/8 192.168.1.7"; a bare address is a network of one.
+type Prefixes []netip.Prefix
+
+// Decode implements envconfig.Decoder.
+func (p *Prefixes) Decode(s string) error {
+	*p = nil
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		pre, err := netip.ParsePrefix(f)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return fmt.Errorf("%q is not an IP network like 10.0.0.0/8", f)
+			}
+			pre = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		*p = append(*p, pre.Masked())
 	}
 	return nil
 }
@@ -89,11 +122,32 @@ func (c Config) validate() error {
 	if c.PostBurst < 0 {
 		errs = append(errs, fmt.Errorf("CHAT_POST_BURST=%d: must be 0 or more", c.PostBurst))
 	}
+	if c.MaxStreamsPerRoom < 0 {
+		errs = append(errs, fmt.Errorf("CHAT_MAX_STREAMS_PER_ROOM=%d: must be 0 (unlimited) or more", c.MaxStreamsPerRoom))
+	}
 	if c.MaxStreamsPerClient < 0 {
 		errs = append(errs, fmt.Errorf("CHAT_MAX_STREAMS_PER_CLIENT=%d: must be 0 (unlimited) or more", c.MaxStreamsPerClient))
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("CHAT_TLS_CERT and CHAT_TLS_KEY: set both, or neither"))
+	}
 	if c.Heartbeat <= 0 {
 		errs = append(errs, fmt.Errorf("CHAT_HEARTBEAT=%s: must be positive", c.Heartbeat))
+	}
+	if c.MemoryLimit < 0 {
+		errs = append(errs, fmt.Errorf("CHAT_MEMORY_LIMIT=%d: must be 0 (no cap) or more bytes", c.MemoryLimit))
+	}
+	for _, t := range []struct {
+		name string
+		d    time.Duration
+	}{{"CHAT_READ_HEADER_TIMEOUT", c.ReadHeaderTimeout}, {"CHAT_READ_TIMEOUT", c.ReadTimeout}, {"CHAT_WRITE_TIMEOUT", c.WriteTimeout}} {
+		if t.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%s: must be positive", t.name, t.d))
+		}
+	}
+	if c.AuthSecret != "" && len(c.AuthSecret) < auth.MinSecretLen {
+		// Never echo the secret.
+		errs = append(errs, fmt.Errorf("CHAT_AUTH_SECRET: must be at least %d bytes, got %d", auth.MinSecretLen, len(c.AuthSecret)))
 	}
 	return errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	want := Config{
 		Addr: ":8080", Store: "memory", HistoryTTL: time.Hour, HistoryLimit: 500,
-		PostRate: 2, PostBurst: 10, MaxStreamsPerClient: 32, Heartbeat: 15 * time.Second,
+		PostRate: 2, PostBurst: 10, MaxStreamsPerClient: 32, MaxStreamsPerRoom: 5000, Heartbeat: 15 * time.Second,
+		MemoryLimit: 256 << 20, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second,
 		MomentoCache: "chat",
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
@@ -28,6 +30,7 @@ func TestLoadConfigFromEnvironment(t *testing.T) {
 	t.Setenv("CHAT_HISTORY_TTL", "30m")
 	t.Setenv("CHAT_EMBED_ORIGINS", "https://a.example  http://localhost:3000/")
 	t.Setenv("CHAT_POST_RATE", "0")
+	t.Setenv("CHAT_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7 fd00::/8")
 	c, err := loadConfig()
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +40,10 @@ func TestLoadConfigFromEnvironment(t *testing.T) {
 	}
 	if diff := cmp.Diff(Origins{"https://a.example", "http://localhost:3000"}, c.EmbedOrigins); diff != "" {
 		t.Errorf("embed origins (-want +got):\n%s", diff)
+	}
+	wantProxies := Prefixes{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"), netip.MustParsePrefix("fd00::/8")}
+	if diff := cmp.Diff(wantProxies, c.TrustedProxies, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("trusted proxies (-want +got):\n%s", diff)
 	}
 }
 
@@ -49,6 +56,12 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		"CHAT_MAX_STREAMS_PER_CLIENT": "many",
 		"CHAT_EMBED_ORIGINS":          "example.com",
 		"CHAT_HEARTBEAT":              "0s",
+		"CHAT_TRUSTED_PROXIES":        "10.0.0.0/33",
+		"CHAT_CORS_ORIGINS":           "*",
+		"CHAT_TLS_CERT":               "cert.pem",
+		"CHAT_MAX_STREAMS_PER_ROOM":   "-1",
+		"CHAT_MEMORY_LIMIT":           "-1",
+		"CHAT_READ_HEADER_TIMEOUT":    "0s",
 	}
 	for name, value := range tests {
 		t.Run(name, func(t *testing.T) {

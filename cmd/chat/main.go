@@ -1,5 +1,7 @@
 // Command chat serves the chat: pages, the JSON API and the per-room event
 // streams. Configuration comes from CHAT_* environment variables.
+//
+// "chat token …" mints a token for private rooms instead (token.go).
 package main
 
 import (
@@ -11,6 +13,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "token" {
+		if err := runToken(os.Args[2:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "chat token:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg, err := loadConfig()

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -32,37 +34,63 @@ func run(ctx context.Context, cfg Config, logOut io.Writer, onListen func(addr s
 	}
 	defer closeBackend()
 	svc := chat.NewService(store, broker, hub)
+	// Cancelling streams at shutdown ends the event streams (every request
+	// context derives from it too), so Shutdown never waits on them.
+	streams, endStreams := context.WithCancel(context.WithoutCancel(ctx))
+	defer endStreams()
 	h := handlers.New(log, svc, hub, handlers.Options{
+		Streams:             streams,
 		HistoryTTL:          cfg.HistoryTTL,
 		Heartbeat:           cfg.Heartbeat,
 		EmbedOrigins:        cfg.EmbedOrigins,
 		PostRate:            cfg.PostRate,
 		PostBurst:           cfg.PostBurst,
 		MaxStreamsPerClient: cfg.MaxStreamsPerClient,
+		AuthSecret:          cfg.AuthSecret,
+		CORSOrigins:         cfg.CORSOrigins,
+		TrustedProxies:      cfg.TrustedProxies,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on CHAT_ADDR=%q: %w", cfg.Addr, err)
 	}
-	// Every request context derives from streams: cancelling it at
-	// shutdown ends the event streams, so Shutdown never waits on them.
-	streams, endStreams := context.WithCancel(context.WithoutCancel(ctx))
-	defer endStreams()
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second, // the event stream lifts its own
+		ReadHeaderTimeout: cmp.Or(cfg.ReadHeaderTimeout, 5*time.Second),
+		ReadTimeout:       cmp.Or(cfg.ReadTimeout, 15*time.Second),
+		WriteTimeout:      cmp.Or(cfg.WriteTimeout, 30*time.Second), // the event stream lifts its own
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		BaseContext:       func(net.Listener) context.Context { return streams },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
+	// HTTP/2 comes with TLS; in cleartext too (h2c, with prior knowledge)
+	// for a reverse proxy that speaks it. Either way one client can hold
+	// many streams over one connection.
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetHTTP2(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("CHAT_TLS_CERT, CHAT_TLS_KEY: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("chat listening", "addr", ln.Addr().String(), "store", cfg.Store)
+	go func() {
+		if srv.TLSConfig != nil {
+			serveErr <- srv.ServeTLS(ln, "", "") // adds h2 to the protocols offered
+			return
+		}
+		serveErr <- srv.Serve(ln)
+	}()
+	log.Info("chat listening", "addr", ln.Addr().String(), "store", cfg.Store, "tls", cfg.TLSCert != "", "private", cfg.AuthSecret != "")
 	if onListen != nil {
 		onListen(ln.Addr().String())
 	}
@@ -91,8 +119,8 @@ func run(ctx context.Context, cfg Config, logOut io.Writer, onListen func(addr s
 // broker and releases everything.
 func openBackend(ctx context.Context, cfg Config, log *slog.Logger) (store chat.Store, hub *chat.Hub, broker chat.Broker, closeBackend func(), err error) {
 	if cfg.Store != "momento" {
-		mem := memory.New(memory.Options{TTL: cfg.HistoryTTL, Limit: cfg.HistoryLimit})
-		hub := chat.NewHub(chat.HubOptions{Store: mem})
+		mem := memory.New(memory.Options{TTL: cfg.HistoryTTL, Limit: cfg.HistoryLimit, MaxBytes: cfg.MemoryLimit, Log: log})
+		hub := chat.NewHub(chat.HubOptions{Store: mem, MaxPerRoom: cfg.MaxStreamsPerRoom})
 		return mem, hub, hub, func() { hub.Close(); mem.Close() }, nil
 	}
 	mb, err := momento.Open(ctx, momento.Config{
@@ -105,7 +133,7 @@ func openBackend(ctx context.Context, cfg Config, log *slog.Logger) (store chat.
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("CHAT_STORE=momento: %w", err)
 	}
-	hub = chat.NewHub(chat.HubOptions{Store: mb.Store()})
+	hub = chat.NewHub(chat.HubOptions{Store: mb.Store(), MaxPerRoom: cfg.MaxStreamsPerRoom})
 	b, err := mb.NewBroker(hub)
 	if err != nil {
 		hub.Close()

@@ -46,7 +46,15 @@ func TestRunServesAndShutsDownWithOpenStreams(t *testing.T) {
 
 	start := time.Now()
 	cancel()
+	var last string
 	for lines.Scan() { // the server ends the stream
+		if lines.Text() != "" {
+			last = lines.Text()
+		}
+	}
+	// Its last words ask the client to reconnect soon.
+	if !strings.HasPrefix(last, "retry: ") {
+		t.Errorf("the stream ended with %q, want a retry: hint", last)
 	}
 	select {
 	case err := <-done:
