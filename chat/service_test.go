@@ -5,46 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sessionchat/sessionchat/chat"
+	"github.com/sessionchat/sessionchat/chat/chattest"
 	"github.com/sessionchat/sessionchat/memory"
 )
 
-// flakyStore is a real memory store that fails while broken is set and
-// counts the appends that reach it.
-type flakyStore struct {
-	*memory.Store
-	broken  atomic.Bool
-	appends atomic.Int64
-}
-
-var errDown = errors.New("store down")
-
-func (s *flakyStore) Append(ctx context.Context, m chat.Message) (chat.Message, error) {
-	s.appends.Add(1)
-	if s.broken.Load() {
-		return chat.Message{}, errDown
-	}
-	return s.Store.Append(ctx, m)
-}
-
-func (s *flakyStore) History(ctx context.Context, r chat.Room) ([]chat.Message, error) {
-	if s.broken.Load() {
-		return nil, errDown
-	}
-	return s.Store.History(ctx, r)
-}
-
-func newService(t *testing.T, queue int) (*chat.Service, *chat.Hub, *flakyStore) {
+func newService(t *testing.T, queue int) (*chat.Service, *chat.Hub, *chattest.FlakyStore) {
 	t.Helper()
 	mem := memory.New(memory.Options{TTL: time.Hour, Limit: 10000})
 	t.Cleanup(mem.Close)
-	store := &flakyStore{Store: mem}
+	store := &chattest.FlakyStore{Store: mem}
 	hub := chat.NewHub(chat.HubOptions{Queue: queue, Store: store})
 	t.Cleanup(hub.Close)
 	return chat.NewService(store, hub, hub), hub, store
@@ -59,7 +34,7 @@ func TestPostRejectsBadInputBeforeTheStore(t *testing.T) {
 			t.Errorf("Post(%q, %q) error = %v, want ErrInvalid", tt.name, tt.text, err)
 		}
 	}
-	if n := store.appends.Load(); n != 0 {
+	if n := store.Appends.Load(); n != 0 {
 		t.Errorf("%d rejected posts reached the store", n)
 	}
 }
@@ -69,7 +44,7 @@ func TestPostStoreFailurePublishesNothing(t *testing.T) {
 	sub := subscribe(t, hub, "r")
 	defer sub.Close()
 	hub.Baseline("r", chat.ID{})
-	store.broken.Store(true)
+	store.Down.Store(true)
 	if _, err := svc.Post(t.Context(), "r", "alice", "hi"); !errors.Is(err, chat.ErrUnavailable) {
 		t.Fatalf("Post with the store down: error = %v, want ErrUnavailable", err)
 	}
@@ -79,7 +54,7 @@ func TestPostStoreFailurePublishesNothing(t *testing.T) {
 	if _, err := svc.Join(t.Context(), "r", ""); !errors.Is(err, chat.ErrUnavailable) {
 		t.Errorf("Join with the store down: error = %v, want ErrUnavailable", err)
 	}
-	store.broken.Store(false)
+	store.Down.Store(false)
 	m, err := svc.Post(t.Context(), "r", "alice", "back")
 	if err != nil {
 		t.Fatalf("Post after recovery: %v", err)
@@ -209,7 +184,7 @@ func TestStats(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	store.broken.Store(true)
+	store.Down.Store(true)
 	svc.Post(t.Context(), "r", "a", "lost")
 	svc.History(t.Context(), "r")
 	if got, want := svc.Stats(), (chat.ServiceStats{Posts: 3, StoreErrors: 2}); got != want {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -11,29 +10,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sessionchat/sessionchat/chat"
+	"github.com/sessionchat/sessionchat/chat/chattest"
 	"github.com/sessionchat/sessionchat/handlers"
 	"github.com/sessionchat/sessionchat/memory"
 )
-
-// flakyStore is a real memory store that fails while broken is set.
-type flakyStore struct {
-	*memory.Store
-	broken atomic.Bool
-}
-
-var errDown = errors.New("store down")
-
-func (s *flakyStore) Append(ctx context.Context, m chat.Message) (chat.Message, error) {
-	if s.broken.Load() {
-		return chat.Message{}, errDown
-	}
-	return s.Store.Append(ctx, m)
-}
 
 // app is the whole chat served in-process on 127.0.0.1, with hooks that
 // let a test see and hold the requests the page makes.
@@ -41,7 +25,7 @@ type app struct {
 	*httptest.Server
 	hub   *chat.Hub
 	svc   *chat.Service
-	store *flakyStore
+	store *chattest.FlakyStore
 
 	opened chan streamRequest // each event stream request, as it arrives
 
@@ -79,7 +63,7 @@ func newAppOn(t *testing.T, l net.Listener, o handlers.Options) *app {
 	t.Helper()
 	mem := memory.New(memory.Options{TTL: time.Hour, Limit: 500})
 	t.Cleanup(mem.Close)
-	a := &app{store: &flakyStore{Store: mem}, opened: make(chan streamRequest, 64)}
+	a := &app{store: &chattest.FlakyStore{Store: mem}, opened: make(chan streamRequest, 64)}
 	a.hub = chat.NewHub(chat.HubOptions{Store: a.store})
 	t.Cleanup(a.hub.Close)
 	a.svc = chat.NewService(a.store, a.hub, a.hub)

@@ -286,14 +286,14 @@ func TestSendingFeedback(t *testing.T) {
 	tb.do("clear", chromedp.SetValue(chromedp.CSS("#text"), strings.Repeat("x", 2001)), chromedp.Focus(chromedp.CSS("#text")), pressEnter)
 	formError("Your message was not sent: message is longer than 2000 characters.")
 
-	a.store.broken.Store(true)
+	a.store.Down.Store(true)
 	tb.do("write", chromedp.SetValue(chromedp.CSS("#text"), "while the store is down"), pressEnter)
 	formError("The chat is unavailable right now — your message was not sent. Try again.")
 	if got := eval[string](tb, `document.getElementById("text").value`); got != "while the store is down" {
 		t.Errorf("after a failed post the message box holds %q, want the draft", got)
 	}
 	tb.screenshot("form-error")
-	a.store.broken.Store(false)
+	a.store.Down.Store(false)
 	tb.do("retry", pressEnter)
 	tb.waitMessage("while the store is down")
 	formError("")

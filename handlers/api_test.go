@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sessionchat/sessionchat/chat"
+	"github.com/sessionchat/sessionchat/chat/chattest"
 	"github.com/sessionchat/sessionchat/handlers"
 )
 
@@ -22,7 +23,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if resp, body := a.do(t, "GET", "/readyz", "", ""); resp.StatusCode != 200 {
 		t.Errorf("GET /readyz = %d %s, want 200", resp.StatusCode, body)
 	}
-	a.store.broken.Store(true)
+	a.store.Down.Store(true)
 	if resp, body := a.do(t, "GET", "/readyz", "", ""); resp.StatusCode != 503 || !strings.Contains(body, `"error"`) {
 		t.Errorf("GET /readyz with the store down = %d %s, want 503 with an error", resp.StatusCode, body)
 	}
@@ -138,15 +139,15 @@ func TestAPIErrors(t *testing.T) {
 func TestStoreDownIs503AndNothingIsStored(t *testing.T) {
 	a := newApp(t, handlers.Options{})
 	s := a.openStream(t, "/api/rooms/r/events")
-	a.store.broken.Store(true)
+	a.store.Down.Store(true)
 	resp, body := a.do(t, "POST", "/api/rooms/r/messages", "application/json", `{"username":"a","message":"lost?"}`)
-	if resp.StatusCode != 503 || !strings.Contains(body, "unavailable") || strings.Contains(body, errDown.Error()) {
+	if resp.StatusCode != 503 || !strings.Contains(body, "unavailable") || strings.Contains(body, chattest.ErrDown.Error()) {
 		t.Errorf("POST with the store down = %d %s, want 503 with a safe error", resp.StatusCode, body)
 	}
 	if resp, _ := a.do(t, "GET", "/api/rooms/r/messages", "", ""); resp.StatusCode != 503 {
 		t.Errorf("GET messages with the store down = %d, want 503", resp.StatusCode)
 	}
-	a.store.broken.Store(false)
+	a.store.Down.Store(false)
 	a.post(t, "r", "a", "stored")
 	if got := s.nextMessage(t).Text; got != "stored" {
 		t.Errorf("the stream's first message is %q, want the stored one", got)

@@ -4,55 +4,25 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sessionchat/sessionchat/chat"
+	"github.com/sessionchat/sessionchat/chat/chattest"
 	"github.com/sessionchat/sessionchat/handlers"
 	"github.com/sessionchat/sessionchat/memory"
 )
-
-// flakyStore is a real memory store that fails while broken is set.
-type flakyStore struct {
-	*memory.Store
-	broken atomic.Bool
-}
-
-var errDown = errors.New("store down")
-
-func (s *flakyStore) Append(ctx context.Context, m chat.Message) (chat.Message, error) {
-	if s.broken.Load() {
-		return chat.Message{}, errDown
-	}
-	return s.Store.Append(ctx, m)
-}
-
-func (s *flakyStore) History(ctx context.Context, r chat.Room) ([]chat.Message, error) {
-	if s.broken.Load() {
-		return nil, errDown
-	}
-	return s.Store.History(ctx, r)
-}
-
-func (s *flakyStore) Ping(ctx context.Context) error {
-	if s.broken.Load() {
-		return errDown
-	}
-	return s.Store.Ping(ctx)
-}
 
 // app is a chat served by a real HTTP server on 127.0.0.1.
 type app struct {
 	*httptest.Server
 	hub   *chat.Hub
-	store *flakyStore
+	store *chattest.FlakyStore
 }
 
 // newApp serves a chat with options o; configure may set up the server
@@ -67,7 +37,7 @@ func newAppHub(t *testing.T, ho chat.HubOptions, o handlers.Options, configure .
 	t.Helper()
 	mem := memory.New(memory.Options{TTL: time.Hour, Limit: 500})
 	t.Cleanup(mem.Close)
-	store := &flakyStore{Store: mem}
+	store := &chattest.FlakyStore{Store: mem}
 	ho.Store = store
 	hub := chat.NewHub(ho)
 	t.Cleanup(hub.Close)

@@ -113,12 +113,12 @@ func TestFormPostErrorsKeepTheDraft(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "name is empty") || !strings.Contains(body, "my draft") {
 		t.Errorf("form post without a name = %d; want 400 with the error and the draft", resp.StatusCode)
 	}
-	a.store.broken.Store(true)
+	a.store.Down.Store(true)
 	resp, body = a.do(t, "POST", "/rooms/r/messages", formType, form("username", "bob", "message", "hi"))
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "unavailable") {
 		t.Errorf("form post with the store down = %d; want 503 with a readable page", resp.StatusCode)
 	}
-	a.store.broken.Store(false)
+	a.store.Down.Store(false)
 	resp, _ = a.do(t, "POST", "/rooms/r/messages", formType, form("username", "bob", "message", "hi"), "Sec-Fetch-Site", "cross-site")
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-site form post = %d, want 403", resp.StatusCode)

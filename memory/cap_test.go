@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessionchat/sessionchat/chat"
+	"github.com/sessionchat/sessionchat/chat/chattest"
 	"github.com/sessionchat/sessionchat/memory"
 )
 
@@ -144,7 +145,7 @@ func TestRoomPostedToIsNeverEvicted(t *testing.T) {
 // Trimming and expiry give back what they free; without a cap nothing is
 // evicted.
 func TestBytesFollowTrimAndExpiry(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	clock := chattest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	s := memory.New(memory.Options{TTL: time.Minute, Limit: 3, Now: clock.Now})
 	defer s.Close()
 	var peak int64

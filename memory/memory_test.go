@@ -2,7 +2,6 @@ package memory_test
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,27 +11,9 @@ import (
 	"github.com/sessionchat/sessionchat/memory"
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestConformance(t *testing.T) {
 	chattest.TestStore(t, func(t *testing.T, ttl time.Duration, limit int) chattest.Harness {
-		clock := &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+		clock := chattest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 		s := memory.New(memory.Options{TTL: ttl, Limit: limit, Now: clock.Now})
 		t.Cleanup(s.Close)
 		return chattest.Harness{Store: s, Advance: clock.Advance}

@@ -1,5 +1,6 @@
 // Package chattest is the conformance suite every chat.Store runs, so the
-// embedded and remote backends keep one behaviour.
+// embedded and remote backends keep one behaviour, and the test doubles
+// that tests of the chat share (a flaky store, a hand-moved clock).
 //
 // It imports the domain and the standard library (plus go-cmp for diffs).
 package chattest
