@@ -25,7 +25,7 @@ func BenchmarkHubPublish(b *testing.B) {
 					var buf []*chat.Event
 					for range subs[i].Ready() {
 						var ok bool
-						if buf, ok = subs[i].Take(buf[:0]); !ok {
+						if buf, _, ok = subs[i].Take(buf[:0]); !ok {
 							return
 						}
 					}

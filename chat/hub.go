@@ -163,24 +163,28 @@ type Subscription struct {
 
 	mu     sync.Mutex
 	queue  []*Event
+	ticked bool
 	ended  bool
 	onDrop func()
 }
 
-// Ready is signalled when events are waiting or the subscription has
-// ended; then call Take.
+// Ready is signalled when events are waiting, the hub ticked, or the
+// subscription has ended; then call Take. It is the only channel a
+// subscriber needs to wait on.
 func (s *Subscription) Ready() <-chan struct{} { return s.ready }
 
-// Take appends the waiting events, in ID order, to dst and returns it. ok
+// Take appends the waiting events, in ID order, to dst and returns it.
+// tick reports whether the hub ticked (Hub.Tick) since the last Take. ok
 // is false once the subscription has ended (the hub dropped it, or Close):
 // no event follows.
-func (s *Subscription) Take(dst []*Event) (_ []*Event, ok bool) {
+func (s *Subscription) Take(dst []*Event) (events []*Event, tick, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dst = append(dst, s.queue...)
 	clear(s.queue)
 	s.queue = s.queue[:0]
-	return dst, !s.ended
+	tick, s.ticked = s.ticked, false
+	return dst, tick, !s.ended
 }
 
 // OnDrop arranges for f to run, once, when the hub drops the subscriber
@@ -306,6 +310,24 @@ func (h *Hub) Resync() {
 		r.mu.Lock()
 		if r.based {
 			h.armGap(r, 0)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// Tick wakes every subscriber with a tick (see Subscription.Take): the
+// one clock by which writers send heartbeats, so that no subscriber waits
+// on a timer or a shared channel of its own.
+func (h *Hub) Tick() {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, r := range h.rooms {
+		r.mu.Lock()
+		for s := range r.subs {
+			s.mu.Lock()
+			s.ticked = true
+			s.mu.Unlock()
+			s.signal()
 		}
 		r.mu.Unlock()
 	}

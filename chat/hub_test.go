@@ -34,7 +34,7 @@ func event(t *testing.T, room chat.Room, seq uint64) *chat.Event {
 
 // drain takes what is queued on s without blocking.
 func drain(s *chat.Subscription) (seqs []uint64, closed bool) {
-	evs, ok := s.Take(nil)
+	evs, _, ok := s.Take(nil)
 	for _, e := range evs {
 		seqs = append(seqs, e.Message.ID.Seq)
 	}
@@ -340,4 +340,26 @@ func TestHubMaxPerRoom(t *testing.T) {
 	a.Close()
 	c := subscribe(t, h, "r") // a place came free
 	c.Close()
+}
+
+// Tick reaches every subscriber once, however many ticks it missed, and
+// says nothing of events.
+func TestHubTick(t *testing.T) {
+	h := chat.NewHub(chat.HubOptions{})
+	defer h.Close()
+	a, b := subscribe(t, h, "a"), subscribe(t, h, "b")
+	defer a.Close()
+	defer b.Close()
+	h.Tick()
+	h.Tick()
+	for _, s := range []*chat.Subscription{a, b} {
+		<-s.Ready()
+		evs, tick, ok := s.Take(nil)
+		if len(evs) != 0 || !tick || !ok {
+			t.Errorf("after two ticks: %d events, tick %v, open %v; want 0, true, true", len(evs), tick, ok)
+		}
+		if _, tick, _ := s.Take(nil); tick {
+			t.Errorf("a second Take still reports the tick")
+		}
+	}
 }

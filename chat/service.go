@@ -169,16 +169,17 @@ func after(history []Message, cursor string) ([]Message, ID) {
 	return nil, last
 }
 
-// Ready is signalled when live events wait or the stream has ended; then
-// call Take.
+// Ready is signalled when live events wait, the hub ticked, or the stream
+// has ended; then call Take.
 func (st *Stream) Ready() <-chan struct{} { return st.sub.Ready() }
 
 // Take appends to dst the waiting live events that follow what the stream
-// has sent (backlog included), and records them as sent. ok is false once
-// the stream has ended: the hub dropped it for falling behind, or Close.
-func (st *Stream) Take(dst []*Event) (_ []*Event, ok bool) {
+// has sent (backlog included), and records them as sent. tick reports a
+// hub tick since the last Take. ok is false once the stream has ended:
+// the hub dropped it for falling behind, or Close.
+func (st *Stream) Take(dst []*Event) (events []*Event, tick, ok bool) {
 	n := len(dst)
-	dst, ok = st.sub.Take(dst)
+	dst, tick, ok = st.sub.Take(dst)
 	kept := dst[:n]
 	for _, e := range dst[n:] {
 		if e.Message.ID.After(st.last) {
@@ -187,12 +188,13 @@ func (st *Stream) Take(dst []*Event) (_ []*Event, ok bool) {
 		}
 	}
 	clear(dst[len(kept):])
-	return kept, ok
+	return kept, tick, ok
 }
 
 // OnDrop arranges for f to run, once, if the hub drops the stream; see
 // Subscription.OnDrop.
 func (st *Stream) OnDrop(f func()) { st.sub.OnDrop(f) }
 
-// Close unsubscribes.
+// Close unsubscribes; the stream then ends. Safe to call more than once,
+// from any goroutine.
 func (st *Stream) Close() { st.sub.Close() }

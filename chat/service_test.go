@@ -140,7 +140,7 @@ func TestJoinRacingPostsSeesEachMessageOnce(t *testing.T) {
 				select {
 				case <-st.Ready():
 					var ok bool
-					if evs, ok = st.Take(evs[:0]); !ok {
+					if evs, _, ok = st.Take(evs[:0]); !ok {
 						t.Errorf("joiner %d dropped", j)
 						return
 					}

@@ -89,10 +89,14 @@ func handleEvents(log *slog.Logger, svc *chat.Service, limit *streamLimiter, bea
 const reconnectAfter = 500 * time.Millisecond
 
 // stream writes st until ctx ends, the stream ends or a write fails. Each
-// wake-up writes everything waiting in one write.
+// wake-up writes everything waiting in one write. The goroutine waits on
+// the stream's own signal only: ctx's end closes the stream, and the hub's
+// tick (driven by beat) brings heartbeats, so that thousands of streams
+// share no channel and no timer.
 func stream(ctx context.Context, st *chat.Stream, out sink, beat *pulse, retry time.Duration) {
-	beats := beat.join()
+	beat.join()
 	defer beat.leave()
+	defer context.AfterFunc(ctx, st.Close)()
 
 	b := getBuffer()
 	*b = appendRetry(*b, retry)
@@ -111,43 +115,40 @@ func stream(ctx context.Context, st *chat.Stream, out sink, beat *pulse, retry t
 	}
 
 	var events []*chat.Event
-	idle := false // nothing written since the last beat
-	for {
-		select {
-		case <-ctx.Done():
-			// Shutting down (or the token expired): ask the client to come
-			// back soon, at a moment of its own, so that a restart's
-			// reconnections spread out.
-			_ = out.write(appendRetry(nil, reconnectAfter+rand.N(reconnectAfter)))
+	wrote := true // since the last tick
+	for range st.Ready() {
+		var tick, open bool
+		events, tick, open = st.Take(events[:0])
+		if len(events) > 0 {
+			b := getBuffer()
+			for _, e := range events {
+				*b = appendEvent(*b, e.Message.ID, e.JSON)
+			}
+			clear(events)
+			err := out.write(*b)
+			putBuffer(b)
+			if err != nil {
+				return
+			}
+			wrote = true
+		}
+		if tick {
+			if !wrote && out.write(heartbeat) != nil {
+				return
+			}
+			wrote = false
+		}
+		if !open {
+			if ctx.Err() != nil {
+				// Shutting down (or the token expired): ask the client
+				// to come back soon, at a moment of its own, so that a
+				// restart's reconnections spread out.
+				_ = out.write(appendRetry(nil, reconnectAfter+rand.N(reconnectAfter)))
+			}
 			return
-		case <-beats:
-			beats = beat.next()
-			if idle && out.write(heartbeat) != nil {
-				return
-			}
-			idle = true
-		case <-st.Ready():
-			var open bool
-			events, open = st.Take(events[:0])
-			if len(events) > 0 {
-				b := getBuffer()
-				for _, e := range events {
-					*b = appendEvent(*b, e.Message.ID, e.JSON)
-				}
-				clear(events)
-				err := out.write(*b)
-				putBuffer(b)
-				if err != nil {
-					return
-				}
-				idle = false
-			}
-			if !open {
-				return
-			}
-			if cap(events) > 64 {
-				events = nil // a burst's backing array is not kept while idle
-			}
+		}
+		if cap(events) > 64 {
+			events = nil // a burst's backing array is not kept while idle
 		}
 	}
 }

@@ -40,7 +40,7 @@ func routes(log *slog.Logger, svc *chat.Service, hub *chat.Hub, o Options) http.
 		r.Use(cors(o.CORSOrigins))
 		r.With(private.canRead).Get("/messages", handleListMessages(log, svc))
 		r.With(private.canWrite).Post("/messages", handlePostMessage(log, svc, posts))
-		r.With(private.canRead).Get("/events", handleEvents(log, svc, streams, newPulse(o.Heartbeat), o.Streams, o.Retry))
+		r.With(private.canRead).Get("/events", handleEvents(log, svc, streams, newPulse(o.Heartbeat, hub), o.Streams, o.Retry))
 	})
 	return r
 }

@@ -110,37 +110,29 @@ func (f flusher) write(b []byte) error {
 	return f.rc.Flush()
 }
 
-// pulse is the heartbeat clock every stream shares: one ticker, running
-// only while streams exist, whose beat closes a channel they all wait on.
+// pulse ticks the hub every heartbeat interval while streams exist: one
+// ticker for all of them.
 type pulse struct {
 	every time.Duration
+	hub   *chat.Hub
 
 	mu    sync.Mutex
-	beat  chan struct{} // closed at the next beat
 	users int
 	stop  chan struct{}
 }
 
-func newPulse(every time.Duration) *pulse {
-	return &pulse{every: every, beat: make(chan struct{})}
+func newPulse(every time.Duration, hub *chat.Hub) *pulse {
+	return &pulse{every: every, hub: hub}
 }
 
-// join counts a stream in and returns the channel of the next beat.
-func (p *pulse) join() <-chan struct{} {
+// join counts a stream in; the first starts the clock.
+func (p *pulse) join() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.users++; p.users == 1 {
 		p.stop = make(chan struct{})
 		go p.run(p.stop)
 	}
-	return p.beat
-}
-
-// next returns the channel of the next beat.
-func (p *pulse) next() <-chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.beat
 }
 
 // leave counts a stream out; the last one stops the clock.
@@ -160,10 +152,7 @@ func (p *pulse) run(stop chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			p.mu.Lock()
-			close(p.beat)
-			p.beat = make(chan struct{})
-			p.mu.Unlock()
+			p.hub.Tick()
 		}
 	}
 }

@@ -130,7 +130,7 @@ func collect(t *testing.T, st *chat.Stream, n int) []chat.Message {
 		select {
 		case <-st.Ready():
 			var ok bool
-			if evs, ok = st.Take(evs[:0]); !ok {
+			if evs, _, ok = st.Take(evs[:0]); !ok {
 				t.Fatalf("stream dropped after %d of %d messages", len(got), n)
 			}
 			for _, e := range evs {
