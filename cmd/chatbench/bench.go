@@ -1,0 +1,626 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config is one run: streams opened to one room of one running server,
+// posts sent to it, deliveries checked.
+type Config struct {
+	Target    string  // targetChat or targetCentrifugo
+	URL       string  // the server, http://127.0.0.1:PORT (loopback only)
+	APIKey    string  // Centrifugo's HTTP API key
+	Namespace string  // Centrifugo channel namespace; the channel is Namespace:Room
+	Room      string  // a fresh room; generated when empty
+	Streams   int     // SSE streams to open
+	Rate      float64 // posts per second; 0 = as fast as the server accepts them
+	// Duration is how long posts are sent; with a rate, Rate×Duration
+	// posts are scheduled.
+	Duration time.Duration
+	Posts    int // at most this many posts; 0 = no cap beyond Rate×Duration (and memory)
+	// Posters is the number of keep-alive posting connections: at max
+	// rate, how many post at once (default 8); at a rate, the most that
+	// may wait on answers at once (default 10 s of posts, from 8 to 1024).
+	Posters int
+	Size    int // bytes of message text, stamp included
+	PID     int // the server's process, for RSS and CPU from /proc; 0 = not measured
+	// SrcIPs spreads the streams over this many source addresses,
+	// 127.0.0.2 and up, for when one address's ephemeral ports are not
+	// enough; 0 = automatic: none up to 20,000 connections, else one
+	// address per 20,000.
+	SrcIPs         int
+	Settle         time.Duration // idle wait once every stream is up, before RSS is read
+	ConnectTimeout time.Duration // for every stream to be up
+	// Drain is how long deliveries may stall before the run gives up on
+	// them; whatever happens, it gives up max(30 s, 2×Duration) after
+	// the last post.
+	Drain time.Duration
+	// IO is how streams are read: "epoll" (Linux; pollers, each a thread
+	// reading its share of the streams, one read per readiness) or
+	// "goroutine" (a goroutine per stream blocked in net.Conn.Read);
+	// default epoll where supported.
+	IO string
+	// Pollers is the number of epoll pollers, default 1: one thread
+	// reading every stream batches best and leaves the most CPU to the
+	// server (on 2 cores, 2 pollers cost about a quarter more per delivery).
+	Pollers  int
+	Progress io.Writer // progress lines; nil = silent
+}
+
+func (c *Config) setDefaults() error {
+	if c.Target == "" {
+		c.Target = targetChat
+	}
+	if c.Target != targetChat && c.Target != targetCentrifugo {
+		return fmt.Errorf("-target %q: want %s or %s", c.Target, targetChat, targetCentrifugo)
+	}
+	if c.URL == "" {
+		c.URL = "http://127.0.0.1:8080"
+		if c.Target == targetCentrifugo {
+			c.URL = "http://127.0.0.1:8000"
+		}
+	}
+	if c.Namespace == "" {
+		c.Namespace = "bench"
+	}
+	if c.Room == "" {
+		c.Room = "bench-" + strconv.FormatInt(time.Now().UnixMilli(), 36) + "-" + strconv.FormatUint(rand.Uint64()%1e6, 36)
+	}
+	if c.Streams < 0 || c.Rate < 0 || c.Posts < 0 || c.Posters < 0 {
+		return errors.New("-streams, -rate, -posts and -posters must not be negative")
+	}
+	if c.Duration <= 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.Posters == 0 {
+		c.Posters = min(max(8, int(math.Ceil(10*c.Rate))), 1024)
+	}
+	if c.Size == 0 {
+		c.Size = 64
+	}
+	c.Size = min(max(c.Size, 32), 2000)
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 30*time.Second + time.Duration(c.Streams)*time.Millisecond
+	}
+	if c.Drain <= 0 {
+		c.Drain = 10 * time.Second
+	}
+	switch c.IO {
+	case "":
+		c.IO = "goroutine"
+		if epollSupported {
+			c.IO = "epoll"
+		}
+	case "goroutine":
+	case "epoll":
+		if !epollSupported {
+			return errors.New("-io epoll: Linux only")
+		}
+	default:
+		return fmt.Errorf("-io %q: want epoll or goroutine", c.IO)
+	}
+	if c.Pollers <= 0 {
+		c.Pollers = 1
+	}
+	return nil
+}
+
+// Result is what one run measured.
+type Result struct {
+	Target  string
+	Room    string
+	Streams int
+	Rate    float64
+
+	ConnectTime time.Duration // until every stream was up
+
+	Attempted   int64   // posts sent
+	Accepted    int64   // posts the server acknowledged
+	PostErrors  int64   // posts failed or refused
+	PostsPerSec float64 // accepted, from the first send to the last acknowledgement
+	PostP50     time.Duration
+	PostP99     time.Duration
+
+	Deliveries       int64         // distinct messages received, summed over streams
+	Expected         int64         // Accepted × Streams
+	Window           time.Duration // from the first post to the last delivery
+	DeliveriesPerSec float64       // Deliveries / Window
+	// Latency from the post sent to the event's arrival in the stream's
+	// socket (the kernel's receive timestamp; with -io goroutine, when it
+	// was read), and to when the tool read it, which adds the tool's own
+	// queueing on a busy machine.
+	P50, P90, P99    time.Duration
+	Max              time.Duration
+	ReadP50, ReadP99 time.Duration
+	ReadMax          time.Duration
+	Stalled          bool // deliveries stopped short of Expected
+
+	Lost              int64 // accepted posts a stream never received, summed
+	IncompleteStreams int   // streams that lost any
+	Duplicated        int64
+	OutOfOrder        int64
+	Foreign           int64 // events without this run's stamp
+	Dropped           int64 // connections the server ended during the run
+	Resumed           int64 // reconnections after a drop
+	Unrecovered       int64 // Centrifugo: resumes it reported as not recovered
+
+	ServerCPU        time.Duration // during the window (with the drain)
+	CPUPerDelivery   time.Duration
+	ServerCPUPercent float64 // of one core
+	RSSBefore        int64   // before any stream
+	RSSIdle          int64   // every stream up and idle
+	RSSAfter         int64   // at the end of the window
+	RSSPerIdleStream float64 // (RSSIdle − RSSBefore) / Streams, bytes
+	ToolCPU          time.Duration
+	ToolCPUPercent   float64
+	// OtherCPUPercent is what the rest of the machine used meanwhile
+	// (all CPU time less the server's and the tool's): a busy neighbour
+	// makes the numbers of that run unreliable.
+	OtherCPUPercent   float64
+	FirstErrors       []string // a few of the errors seen, for the report
+	RaisedFileLimitTo uint64
+}
+
+// bench is the state shared by a run's streams and posters.
+type bench struct {
+	cfg      Config
+	target   string
+	host     string // host:port
+	room     string
+	channel  string // Centrifugo channel
+	base     time.Time
+	baseWall int64 // base in nanoseconds since the Unix epoch, for kernel timestamps
+	maxPosts int
+	words    int // uint64 words of a per-stream bitset of posts
+	posters  int
+	srcIPs   int
+	dialSem  chan struct{}
+	streams  []*stream
+	stopping atomic.Bool
+	fatal    func(error)
+
+	readyStreams atomic.Int64
+	deliveries   atomic.Int64
+	lastRecv     atomic.Int64          // b.now() of the latest delivery
+	lat          [histShards]histogram // post sent → event arrived in the socket
+	readLat      [histShards]histogram // post sent → event read by the tool
+
+	nextPost  atomic.Int64
+	attempted atomic.Int64
+	accepts   atomic.Int64
+	failures  atomic.Int64
+	lastAck   atomic.Int64
+	acked     []atomic.Uint64
+	postLat   histogram
+
+	errMu  sync.Mutex
+	errors []string
+}
+
+func (b *bench) now() int64 { return int64(time.Since(b.base)) }
+
+func (b *bench) delivered(n int64) {
+	b.deliveries.Add(n)
+	storeMax(&b.lastRecv, b.now())
+}
+
+func storeMax(v *atomic.Int64, x int64) {
+	for {
+		old := v.Load()
+		if x <= old || v.CompareAndSwap(old, x) {
+			return
+		}
+	}
+}
+
+func (b *bench) postAccepted(n int, sent int64) {
+	now := b.now()
+	b.acked[n>>6].Or(1 << (n & 63))
+	b.accepts.Add(1)
+	storeMax(&b.lastAck, now)
+	b.postLat.record(time.Duration(now - sent))
+}
+
+func (b *bench) postFailed(err error) {
+	b.failures.Add(1)
+	b.noteError(err)
+}
+
+// noteError keeps the first few errors for the report.
+func (b *bench) noteError(err error) {
+	if err == nil || b.stopping.Load() {
+		return
+	}
+	b.errMu.Lock()
+	defer b.errMu.Unlock()
+	if len(b.errors) < 5 {
+		b.errors = append(b.errors, err.Error())
+	}
+}
+
+func (b *bench) dial(ctx context.Context, idx int) (net.Conn, error) {
+	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: -1}
+	if b.srcIPs > 0 {
+		n := 2 + idx%b.srcIPs
+		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, byte(n>>16), byte(n>>8), byte(n))}
+	}
+	return d.DialContext(ctx, "tcp", b.host)
+}
+
+func (b *bench) dialPost(ctx context.Context) (net.Conn, error) {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	return d.DialContext(ctx, "tcp", b.host)
+}
+
+func (b *bench) progress(format string, args ...any) {
+	if b.cfg.Progress != nil {
+		fmt.Fprintf(b.cfg.Progress, format+"\n", args...)
+	}
+}
+
+// Run opens cfg.Streams streams, waits until all are up and idle, posts,
+// waits for the deliveries, and reports. It returns within runBudget
+// (sooner when ctx ends).
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(cfg.URL)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return nil, fmt.Errorf("-url %q: want http://127.0.0.1:PORT", cfg.URL)
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("-url %q: the tool drives loopback servers only", cfg.URL)
+	}
+	b := &bench{
+		cfg:     cfg,
+		target:  cfg.Target,
+		host:    u.Host,
+		room:    cfg.Room,
+		channel: cfg.Namespace + ":" + cfg.Room,
+		base:    time.Now(),
+		posters: cfg.Posters,
+		dialSem: make(chan struct{}, 256),
+	}
+	switch {
+	case cfg.Rate > 0:
+		b.maxPosts = int(math.Round(cfg.Rate * cfg.Duration.Seconds()))
+	default:
+		// Bound the per-stream bitsets to about 256 MB in all.
+		b.maxPosts = min(1_000_000, (256<<23)/max(cfg.Streams, 1))
+	}
+	if cfg.Posts > 0 {
+		b.maxPosts = min(b.maxPosts, cfg.Posts)
+	}
+	b.maxPosts = max(b.maxPosts, 1)
+	b.words = (b.maxPosts + 63) / 64
+	if (int64(b.words)*8+int64(b.posters)*4)*int64(cfg.Streams) > 1<<30 {
+		return nil, fmt.Errorf("%d streams × (%d posts, %d posters) need over 1 GB of bookkeeping: lower -posts or -posters", cfg.Streams, b.maxPosts, b.posters)
+	}
+	b.baseWall = b.base.UnixNano()
+	b.acked = make([]atomic.Uint64, b.words)
+	b.srcIPs = cfg.SrcIPs
+	if b.srcIPs == 0 && cfg.Streams+cfg.Posters > 20_000 {
+		b.srcIPs = (cfg.Streams + cfg.Posters + 19_999) / 20_000
+	}
+
+	res := &Result{Target: cfg.Target, Room: cfg.Room, Streams: cfg.Streams, Rate: cfg.Rate}
+	if lim, err := raiseNoFile(uint64(cfg.Streams+cfg.Posters) + 1024); err == nil {
+		res.RaisedFileLimitTo = lim
+	} else {
+		b.progress("could not raise the open-file limit: %v", err)
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var fatalOnce sync.Once
+	b.fatal = func(err error) { fatalOnce.Do(func() { cancel(err) }) }
+
+	sample := func() procSample {
+		if cfg.PID == 0 {
+			return procSample{}
+		}
+		s, err := readProc(cfg.PID)
+		if err != nil {
+			b.noteError(fmt.Errorf("reading /proc/%d: %w", cfg.PID, err))
+		}
+		return s
+	}
+	before := sample()
+	res.RSSBefore = before.RSS
+
+	// Open the streams. Their context ends when they are stopped, so
+	// that nothing of theirs waits on.
+	streams := make([]*stream, cfg.Streams)
+	for i := range streams {
+		streams[i] = newStream(b, i)
+	}
+	b.streams = streams
+	sctx, endStreams := context.WithCancel(ctx)
+	defer endStreams()
+	start := time.Now()
+	var stopIO func()
+	if cfg.IO == "epoll" {
+		if stopIO, err = runPollers(sctx, b, cfg.Pollers); err != nil {
+			return nil, err
+		}
+	} else {
+		var wg sync.WaitGroup
+		for _, s := range streams {
+			wg.Go(func() { s.run(sctx) })
+		}
+		stopIO = func() {
+			for _, s := range streams {
+				s.closeConn()
+			}
+			wg.Wait()
+		}
+	}
+	stopStreams := sync.OnceFunc(func() {
+		b.stopping.Store(true)
+		endStreams()
+		stopIO()
+	})
+	defer stopStreams()
+	if err := b.waitReady(ctx, start); err != nil {
+		return nil, err
+	}
+	res.ConnectTime = time.Since(start)
+	b.progress("%s: %d streams up in %.1fs", cfg.Target, cfg.Streams, res.ConnectTime.Seconds())
+	if cfg.Settle > 0 {
+		if err := sleepCtx(ctx, cfg.Settle); err != nil {
+			return nil, context.Cause(ctx)
+		}
+	}
+	idle := sample()
+	res.RSSIdle = idle.RSS
+	if cfg.Streams > 0 && idle.RSS > 0 {
+		res.RSSPerIdleStream = float64(idle.RSS-before.RSS) / float64(cfg.Streams)
+	}
+
+	// Post, then wait for the deliveries.
+	toolBefore, busyBefore := selfCPU(), machineBusy()
+	t0 := b.now()
+	b.lastRecv.Store(t0)
+	b.post(ctx, t0)
+	postEnd := b.now()
+	res.Stalled = !b.drain(ctx)
+	end := b.now()
+	after := sample()
+	res.ToolCPU = selfCPU() - toolBefore
+	busy := machineBusy() - busyBefore
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	stopStreams()
+
+	// Tally.
+	res.Attempted = b.attempted.Load()
+	res.Accepted = b.accepts.Load()
+	res.PostErrors = b.failures.Load()
+	if last := b.lastAck.Load(); res.Accepted > 0 && last > t0 {
+		res.PostsPerSec = float64(res.Accepted) / time.Duration(last-t0).Seconds()
+	}
+	res.PostP50, res.PostP99 = b.postLat.quantile(0.5), b.postLat.quantile(0.99)
+	res.Deliveries = b.deliveries.Load()
+	res.Expected = res.Accepted * int64(cfg.Streams)
+	res.Window = time.Duration(max(b.lastRecv.Load(), postEnd) - t0)
+	if res.Window > 0 {
+		res.DeliveriesPerSec = float64(res.Deliveries) / res.Window.Seconds()
+	}
+	var lat histogram
+	for i := range b.lat {
+		lat.merge(&b.lat[i])
+	}
+	res.P50, res.P90, res.P99 = lat.quantile(0.50), lat.quantile(0.90), lat.quantile(0.99)
+	res.Max = time.Duration(lat.max.Load())
+	var readLat histogram
+	for i := range b.readLat {
+		readLat.merge(&b.readLat[i])
+	}
+	res.ReadP50, res.ReadP99 = readLat.quantile(0.50), readLat.quantile(0.99)
+	res.ReadMax = time.Duration(readLat.max.Load())
+	acked := make([]uint64, b.words)
+	for i := range acked {
+		acked[i] = b.acked[i].Load()
+	}
+	for _, s := range streams {
+		lost := s.lost(acked)
+		res.Lost += lost
+		if lost > 0 {
+			res.IncompleteStreams++
+		}
+		res.Duplicated += s.dup
+		res.OutOfOrder += s.ooo
+		res.Foreign += s.foreign
+		res.Dropped += s.drops
+		res.Resumed += s.resumes
+		res.Unrecovered += s.unrecovered
+	}
+	if cfg.PID != 0 {
+		res.RSSAfter = after.RSS
+		res.ServerCPU = after.CPU - idle.CPU
+		if res.Deliveries > 0 {
+			res.CPUPerDelivery = res.ServerCPU / time.Duration(res.Deliveries)
+		}
+	}
+	wall := time.Duration(end - t0).Seconds()
+	if wall > 0 {
+		res.ServerCPUPercent = 100 * res.ServerCPU.Seconds() / wall
+		res.ToolCPUPercent = 100 * res.ToolCPU.Seconds() / wall
+		if cfg.PID != 0 && busy > 0 {
+			res.OtherCPUPercent = max(0, 100*(busy-res.ServerCPU-res.ToolCPU).Seconds()/wall)
+		}
+	}
+	b.errMu.Lock()
+	res.FirstErrors = append(res.FirstErrors, b.errors...)
+	b.errMu.Unlock()
+	return res, nil
+}
+
+// runBudget bounds how long Run takes with cfg (defaults applied): every
+// stream up, the settle time, the posts and the slowest answer to one,
+// and the longest drain.
+func runBudget(cfg Config) time.Duration {
+	connect := cfg.ConnectTimeout
+	if connect <= 0 {
+		connect = 30*time.Second + time.Duration(cfg.Streams)*time.Millisecond
+	}
+	return connect + cfg.Settle + cfg.Duration + postTimeout + max(30*time.Second, 2*cfg.Duration) + 5*time.Second
+}
+
+// waitReady waits until every stream is up.
+func (b *bench) waitReady(ctx context.Context, start time.Time) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	lastReport := start
+	for int(b.readyStreams.Load()) < b.cfg.Streams {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case now := <-tick.C:
+			if now.Sub(start) > b.cfg.ConnectTimeout {
+				return fmt.Errorf("only %d of %d streams up after %s (first errors: %q)",
+					b.readyStreams.Load(), b.cfg.Streams, b.cfg.ConnectTimeout, b.firstErrors())
+			}
+			if now.Sub(lastReport) >= 5*time.Second {
+				lastReport = now
+				b.progress("%s: %d of %d streams up", b.cfg.Target, b.readyStreams.Load(), b.cfg.Streams)
+			}
+		}
+	}
+	return nil
+}
+
+func (b *bench) firstErrors() []string {
+	b.errMu.Lock()
+	defer b.errMu.Unlock()
+	return append([]string(nil), b.errors...)
+}
+
+// post sends the run's posts. At a rate the load is open: each post goes
+// out on schedule on an idle connection, and a new connection joins the
+// pool (up to b.posters) when none is idle, so that a server slow to
+// answer does not slow the posts down. At max rate, b.posters
+// connections each send their next post as soon as the last is answered,
+// for cfg.Duration.
+func (b *bench) post(ctx context.Context, t0 int64) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if b.cfg.Rate <= 0 {
+		end := t0 + int64(b.cfg.Duration)
+		for i := range b.posters {
+			p := &poster{b: b, idx: i}
+			wg.Go(func() {
+				defer p.close()
+				for ctx.Err() == nil && b.now() < end {
+					n := int(b.nextPost.Add(1) - 1)
+					if n >= b.maxPosts {
+						return
+					}
+					p.post(ctx, n)
+				}
+			})
+		}
+		return
+	}
+	jobs := make(chan int) // a send succeeds when a poster is idle
+	defer close(jobs)
+	started := 0
+	start := func() {
+		p := &poster{b: b, idx: started}
+		started++
+		wg.Go(func() {
+			defer p.close()
+			for n := range jobs {
+				p.post(ctx, n)
+			}
+		})
+	}
+	for range min(8, b.posters) {
+		start()
+	}
+	interval := float64(time.Second) / b.cfg.Rate
+	for n := range b.maxPosts {
+		at := t0 + int64(float64(n)*interval)
+		if d := time.Duration(at - b.now()); d > 0 {
+			if sleepCtx(ctx, d) != nil {
+				return
+			}
+		}
+		select {
+		case jobs <- n:
+			continue
+		default:
+		}
+		if started < b.posters {
+			start()
+		}
+		select {
+		case jobs <- n:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// drain waits until every accepted post has reached every stream, or
+// deliveries stall for cfg.Drain; it reports whether all arrived.
+func (b *bench) drain(ctx context.Context) bool {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	want := b.accepts.Load() * int64(b.cfg.Streams)
+	last, lastAt := int64(-1), time.Now()
+	deadline := time.Now().Add(max(30*time.Second, 2*b.cfg.Duration))
+	var doneAt time.Time
+	for {
+		got := b.deliveries.Load()
+		if got >= want {
+			// A failed post may still have been stored and delivered:
+			// give such strays a moment to land before calling it done.
+			if b.failures.Load() == 0 {
+				return true
+			}
+			if doneAt.IsZero() {
+				doneAt = time.Now()
+			} else if time.Since(doneAt) > 500*time.Millisecond {
+				return true
+			}
+		}
+		if got != last {
+			last, lastAt = got, time.Now()
+		} else if time.Since(lastAt) > b.cfg.Drain {
+			return false
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
