@@ -71,13 +71,8 @@ func TestRunServesAndShutsDownWithOpenStreams(t *testing.T) {
 }
 
 func TestRunFailsOnABusyAddress(t *testing.T) {
-	cfg := Config{Addr: "127.0.0.1:0", Store: "memory", HistoryTTL: time.Hour, HistoryLimit: 10, Heartbeat: time.Second}
-	ctx, cancel := context.WithCancel(t.Context())
-	addrs := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, io.Discard, func(addr string) { addrs <- addr }) }()
-	defer func() { cancel(); <-done }()
-	cfg.Addr = <-addrs
+	cfg := baseConfig()
+	cfg.Addr = serve(t, cfg)
 	if err := run(t.Context(), cfg, io.Discard, nil); err == nil || !strings.Contains(err.Error(), "CHAT_ADDR") {
 		t.Errorf("run on a busy address: %v, want an error naming CHAT_ADDR", err)
 	}

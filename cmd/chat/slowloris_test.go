@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -12,30 +11,6 @@ import (
 	"testing"
 	"time"
 )
-
-// serveWithTimeouts runs the server with cfg on 127.0.0.1:0 until the test ends
-// and returns its address.
-func serveWithTimeouts(t *testing.T, cfg Config) string {
-	t.Helper()
-	cfg.Addr = "127.0.0.1:0"
-	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, io.Discard, func(addr string) { addrs <- addr }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	select {
-	case addr := <-addrs:
-		return addr
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-		return ""
-	}
-}
 
 // shortTimeouts is a configuration whose server timeouts are short enough
 // to be passed in a test.
@@ -53,7 +28,7 @@ func shortTimeouts() Config {
 // is disconnected within the header timeout, while others are served.
 func TestSlowlorisIsClosedWithinReadHeaderTimeout(t *testing.T) {
 	cfg := shortTimeouts()
-	addr := serveWithTimeouts(t, cfg)
+	addr := serve(t, cfg)
 	// Room for the scheduler, and for the race detector, on a busy machine.
 	const margin = 1500 * time.Millisecond
 
@@ -126,7 +101,7 @@ func TestSlowlorisIsClosedWithinReadHeaderTimeout(t *testing.T) {
 // write timeouts, and still delivers what is posted afterwards.
 func TestStreamOutlivesServerTimeouts(t *testing.T) {
 	cfg := shortTimeouts()
-	addr := serveWithTimeouts(t, cfg)
+	addr := serve(t, cfg)
 	base := "http://" + addr
 
 	c, err := net.Dial("tcp", addr)

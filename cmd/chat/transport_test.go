@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -18,25 +17,6 @@ import (
 	"testing"
 	"time"
 )
-
-// startRun runs the server with cfg on 127.0.0.1:0 until the test ends and
-// returns its address.
-func startRun(t *testing.T, cfg Config) string {
-	t.Helper()
-	cfg.Addr = "127.0.0.1:0"
-	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, io.Discard, func(a string) { addrs <- a }) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case a := <-addrs:
-		return a
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-		return ""
-	}
-}
 
 func baseConfig() Config {
 	return Config{Store: "memory", HistoryTTL: time.Hour, HistoryLimit: 10, Heartbeat: time.Second}
@@ -77,7 +57,7 @@ func TestServesHTTPSWithHTTP2(t *testing.T) {
 	certFile, keyFile, pool := selfSigned(t)
 	cfg := baseConfig()
 	cfg.TLSCert, cfg.TLSKey = certFile, keyFile
-	addr := startRun(t, cfg)
+	addr := serve(t, cfg)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
 	resp, err := client.Get("https://" + addr + "/healthz")
 	if err != nil {
@@ -90,7 +70,7 @@ func TestServesHTTPSWithHTTP2(t *testing.T) {
 }
 
 func TestServesCleartextHTTP2(t *testing.T) {
-	addr := startRun(t, baseConfig())
+	addr := serve(t, baseConfig())
 	tr := &http.Transport{Protocols: new(http.Protocols)}
 	tr.Protocols.SetUnencryptedHTTP2(true)
 	resp, err := (&http.Client{Transport: tr}).Get("http://" + addr + "/healthz")
