@@ -75,10 +75,14 @@ func handleEvents(log *slog.Logger, svc *chat.Service, limit *streamLimiter, bea
 		}
 		defer release()
 		defer st.Close()
-		// A stream outlives any write timeout the server has.
+		// A stream outlives any write timeout the server has; when the hub
+		// drops it, a deadline in the past fails a flush blocked on a
+		// stalled client (on HTTP/2 it resets the stream). Not under the
+		// hub's lock: the HTTP/2 server may take a moment to accept it.
 		if err := rc.SetWriteDeadline(time.Time{}); err != nil {
 			log.Warn("stream: clear write deadline", "err", err)
 		}
+		st.OnDrop(func() { go rc.SetWriteDeadline(time.Unix(1, 0)) })
 		w.WriteHeader(http.StatusOK)
 		stream(r.Context(), st, flusher{w, rc}, beat, retry)
 	}

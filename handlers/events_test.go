@@ -291,3 +291,30 @@ func TestRoomFull(t *testing.T) {
 		t.Errorf("a stream of another room = %d, want 200", s.resp.StatusCode)
 	}
 }
+
+// An HTTP/2 client that stops reading fills its flow-control window and
+// blocks the stream's flush; when the hub drops the stream, the handler
+// must still end, or the client's stream slot would stay taken.
+func TestStalledHTTP2StreamEndsWhenDropped(t *testing.T) {
+	a := newAppHub(t, chat.HubOptions{Queue: 8}, handlers.Options{MaxStreamsPerClient: 1},
+		func(s *httptest.Server) { s.EnableHTTP2 = true })
+	stalled := a.openStream(t, "/api/rooms/r/events") // never read
+	if stalled.resp.ProtoMajor != 2 {
+		t.Fatalf("stream over %s, want HTTP/2", stalled.resp.Proto)
+	}
+	// Post until the stalled stream is dropped: ~8 KB messages fill the
+	// client's window (a few MB), then its queue of 8.
+	text := strings.Repeat("z", chat.MaxTextChars)
+	waitFor(t, func() bool {
+		for range 50 {
+			a.post(t, "r", "a", text)
+		}
+		return a.hub.Stats().Dropped > 0
+	})
+	// The slot frees once the handler has returned.
+	waitFor(t, func() bool {
+		s := a.openStream(t, "/api/rooms/r/events")
+		defer s.close()
+		return s.resp.StatusCode == 200
+	})
+}
