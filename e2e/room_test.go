@@ -38,6 +38,10 @@ func TestMessageAppearsLiveInAnotherTab(t *testing.T) {
 	alice.waitMessage(reply)
 
 	for name, tb := range map[string]*tab{"alice": alice, "bob": bob} {
+		// A sender's own message comes back on its stream too, and may
+		// arrive after the other tab showed it.
+		tb.waitMessage(hello)
+		tb.waitMessage(reply)
 		want := []shown{{User: "alice", Text: hello, Mine: name == "alice"}, {User: "bob", Text: reply, Mine: name == "bob"}}
 		if diff := cmp.Diff(want, plain(tb.messages())); diff != "" {
 			t.Errorf("%s's page shows (-want +got):\n%s", name, diff)
@@ -217,6 +221,7 @@ func TestMarkupInMessagesIsText(t *testing.T) {
 			t.Errorf("%s: the Content-Security-Policy blocked %q: message text reached the page as HTML", when, got)
 		}
 	}
+	writer.waitMessage(payloads[len(payloads)-1]) // its own last one comes back on its stream
 	check("sender's page", writer)
 	check("live", reader)
 	reader.do("reload", chromedp.Reload())

@@ -298,19 +298,28 @@ func TestRoomFull(t *testing.T) {
 func TestStalledHTTP2StreamEndsWhenDropped(t *testing.T) {
 	a := newAppHub(t, chat.HubOptions{Queue: 8}, handlers.Options{MaxStreamsPerClient: 1},
 		func(s *httptest.Server) { s.EnableHTTP2 = true })
-	stalled := a.openStream(t, "/api/rooms/r/events") // never read
-	if stalled.resp.ProtoMajor != 2 {
-		t.Fatalf("stream over %s, want HTTP/2", stalled.resp.Proto)
+	// A client with a small receive window stalls after a few messages.
+	tr := a.Client().Transport.(*http.Transport).Clone()
+	tr.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerStream: 64 << 10}
+	req, err := http.NewRequestWithContext(t.Context(), "GET", a.URL+"/api/rooms/r/events", nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Post until the stalled stream is dropped: ~8 KB messages fill the
-	// client's window (a few MB), then its queue of 8.
+	stalled, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Body.Close() // never read
+	if stalled.ProtoMajor != 2 {
+		t.Fatalf("stream over %s, want HTTP/2", stalled.Proto)
+	}
 	text := strings.Repeat("z", chat.MaxTextChars)
-	waitFor(t, func() bool {
-		for range 50 {
-			a.post(t, "r", "a", text)
+	for n := 0; a.hub.Stats().Dropped == 0; n++ {
+		if n == 1000 {
+			t.Fatalf("the stalled stream was not dropped after %d posts", n)
 		}
-		return a.hub.Stats().Dropped > 0
-	})
+		a.post(t, "r", "a", text)
+	}
 	// The slot frees once the handler has returned.
 	waitFor(t, func() bool {
 		s := a.openStream(t, "/api/rooms/r/events")
