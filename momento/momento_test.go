@@ -143,6 +143,17 @@ func collect(t *testing.T, st *chat.Stream, n int) []chat.Message {
 	return got
 }
 
+// join opens a stream of room on in, closed when the test ends.
+func join(t *testing.T, in *instance, room chat.Room) *chat.Stream {
+	t.Helper()
+	st, err := in.svc.Join(t.Context(), room, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st
+}
+
 func ids(msgs []chat.Message) []string {
 	out := make([]string, len(msgs))
 	for i, m := range msgs {
@@ -154,11 +165,7 @@ func ids(msgs []chat.Message) []string {
 func TestPostOnOneInstanceReachesAStreamOnAnother(t *testing.T) {
 	srv := momentotest.Start(t)
 	a, b := newInstance(t, srv), newInstance(t, srv)
-	st, err := b.svc.Join(t.Context(), "lobby", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := join(t, b, "lobby")
 	posted, err := a.svc.Post(t.Context(), "lobby", "alice", "こんにちは 👋")
 	if err != nil {
 		t.Fatal(err)
@@ -174,11 +181,7 @@ func TestPostOnOneInstanceReachesAStreamOnAnother(t *testing.T) {
 func TestLargeMessageCrossesInstances(t *testing.T) {
 	srv := momentotest.Start(t)
 	a, b := newInstance(t, srv), newInstance(t, srv)
-	st, err := b.svc.Join(t.Context(), "big", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := join(t, b, "big")
 	text := strings.Repeat("字", chat.MaxTextChars) // 6000 bytes of UTF-8
 	posted, err := a.svc.Post(t.Context(), "big", "alice", text)
 	if err != nil {
@@ -198,12 +201,7 @@ func TestConcurrentPostsOnTwoInstancesAgreeOnOneOrder(t *testing.T) {
 	var streams []*chat.Stream
 	for _, in := range insts {
 		for range 2 {
-			st, err := in.svc.Join(t.Context(), "race", "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			streams = append(streams, st)
+			streams = append(streams, join(t, in, "race"))
 		}
 	}
 	var wg sync.WaitGroup
@@ -239,11 +237,7 @@ func TestConcurrentPostsOnTwoInstancesAgreeOnOneOrder(t *testing.T) {
 func TestOutageLosesNothingAcknowledged(t *testing.T) {
 	srv := momentotest.Start(t)
 	a, b := newInstance(t, srv), newInstance(t, srv)
-	st, err := b.svc.Join(t.Context(), "r", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := join(t, b, "r")
 
 	var acked []chat.Message
 	post := func(in *instance, text string) error {
@@ -297,11 +291,7 @@ func TestManyResubscribes(t *testing.T) {
 	}
 	srv := momentotest.Start(t)
 	a, b := newInstance(t, srv), newInstance(t, srv)
-	st, err := b.svc.Join(t.Context(), "r", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := join(t, b, "r")
 	for range 450 {
 		n := b.subscribes.Load()
 		srv.DropSubscriptions()

@@ -166,23 +166,9 @@ func (s *Server) get(c *call) (*dynamicpb.Message, error) {
 }
 
 func (s *Server) set(c *call) (*dynamicpb.Message, error) {
-	key := getBytes(c.req, "cache_key")
-	value := getBytes(c.req, "cache_body")
-	ttl, err := s.ttl(getUint(c.req, "ttl_milliseconds"))
-	if err != nil {
+	if _, err := s.put(c, nil); err != nil {
 		return nil, err
 	}
-	size := len(key) + len(value)
-	if err := s.checkItemSize(size); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch, err := s.cacheFor(c)
-	if err != nil {
-		return nil, err
-	}
-	ch.items[string(key)] = &item{value: value, size: size, expires: s.opts.now().Add(ttl)}
 	resp := c.response()
 	resultEnum := field(resp, "result").Enum()
 	set(resp, "result", protoreflect.ValueOfEnum(resultEnum.Values().ByName("Ok").Number()))
@@ -193,57 +179,73 @@ func (s *Server) set(c *call) (*dynamicpb.Message, error) {
 // SetIfAbsent, SetIfPresent, SetIfNotEqual and their combinations); the
 // answer says whether the value was stored.
 func (s *Server) setIf(c *call) (*dynamicpb.Message, error) {
-	key := getBytes(c.req, "cache_key")
-	value := getBytes(c.req, "cache_body")
-	ttl, err := s.ttl(getUint(c.req, "ttl_milliseconds"))
-	if err != nil {
-		return nil, err
-	}
-	size := len(key) + len(value)
-	if err := s.checkItemSize(size); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch, err := s.cacheFor(c)
-	if err != nil {
-		return nil, err
-	}
-	now := s.opts.now()
-	it := ch.live(string(key), now)
-	if it != nil && it.isList {
-		return nil, errWrongType(string(key))
-	}
 	cond := whichOneof(c.req, "condition")
 	var check []byte
 	if cond != "" && cond != "present" && cond != "absent" {
 		check = getBytes(c.req.Get(field(c.req, string(cond))).Message(), "value_to_check")
 	}
-	var ok bool
+	var when func(it *item) bool
 	switch cond {
 	case "present":
-		ok = it != nil
+		when = func(it *item) bool { return it != nil }
 	case "absent":
-		ok = it == nil
+		when = func(it *item) bool { return it == nil }
 	case "equal":
-		ok = it != nil && bytes.Equal(it.value, check)
+		when = func(it *item) bool { return it != nil && bytes.Equal(it.value, check) }
 	case "not_equal":
-		ok = it == nil || !bytes.Equal(it.value, check)
+		when = func(it *item) bool { return it == nil || !bytes.Equal(it.value, check) }
 	case "present_and_not_equal":
-		ok = it != nil && !bytes.Equal(it.value, check)
+		when = func(it *item) bool { return it != nil && !bytes.Equal(it.value, check) }
 	case "absent_or_equal":
-		ok = it == nil || bytes.Equal(it.value, check)
+		when = func(it *item) bool { return it == nil || bytes.Equal(it.value, check) }
 	default:
 		return nil, errorf(codes.InvalidArgument, "", "SetIf: unsupported condition %q", cond)
 	}
+	stored, err := s.put(c, when)
+	if err != nil {
+		return nil, err
+	}
 	resp := c.response()
-	if ok {
-		ch.items[string(key)] = &item{value: value, size: size, expires: now.Add(ttl)}
+	if stored {
 		mutable(resp, "stored")
 	} else {
 		mutable(resp, "not_stored")
 	}
 	return resp, nil
+}
+
+// put stores the request's cache_body under its cache_key with its TTL:
+// always when when is nil (Set), else if when says so of the live item
+// (nil when there is none), which must then not be a list.
+func (s *Server) put(c *call, when func(it *item) bool) (stored bool, err error) {
+	key := getBytes(c.req, "cache_key")
+	value := getBytes(c.req, "cache_body")
+	ttl, err := s.ttl(getUint(c.req, "ttl_milliseconds"))
+	if err != nil {
+		return false, err
+	}
+	size := len(key) + len(value)
+	if err := s.checkItemSize(size); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, err := s.cacheFor(c)
+	if err != nil {
+		return false, err
+	}
+	now := s.opts.now()
+	if when != nil {
+		it := ch.live(string(key), now)
+		if it != nil && it.isList {
+			return false, errWrongType(string(key))
+		}
+		if !when(it) {
+			return false, nil
+		}
+	}
+	ch.items[string(key)] = &item{value: value, size: size, expires: now.Add(ttl)}
+	return true, nil
 }
 
 func (s *Server) delete(c *call) (*dynamicpb.Message, error) {
