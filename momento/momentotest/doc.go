@@ -6,7 +6,7 @@
 // It is a test double for the chat server's Momento backend: tests start one
 // with [Start], point SDK clients at it with [Server.Credential], and inject
 // faults ([Server.Stop], [Server.Restart], [Server.SetUnavailable],
-// [Server.FailNext], [Server.DropSubscriptions]). cmd/momentotest wraps it
+// [Server.FailNext], [Server.DropSubscriptions]). devtools/momentotest wraps it
 // as a standalone process for manual multi-instance runs. Production code
 // must not import this package (it imports testing).
 //

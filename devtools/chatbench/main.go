@@ -7,8 +7,8 @@
 // CPU from /proc. It drives sessionchat and Centrifugo v6 alike, and with
 // -compare starts each in turn and prints a table of medians.
 //
-//	go run ./cmd/chatbench -url http://127.0.0.1:8080 -streams 1000 -rate 100 -duration 10s -pid $(pgrep -n chat)
-//	go run ./cmd/chatbench -compare -scenario all -centrifugo-bin /tmp/cfbin/centrifugo
+//	go run ./devtools/chatbench -url http://127.0.0.1:8080 -streams 1000 -rate 100 -duration 10s -pid $(pgrep -n chat)
+//	go run ./devtools/chatbench -compare -scenario all -centrifugo-bin /tmp/cfbin/centrifugo
 //
 // It drives loopback servers only and always stops by itself: every phase
 // is bounded, and a hard deadline ends the process.

@@ -2,7 +2,7 @@
 // (package momento/momentotest) as a process, so that several chat server
 // instances can share one "Momento" on a laptop:
 //
-//	go run ./cmd/momentotest -addr 127.0.0.1:9090 -cache chat
+//	go run ./devtools/momentotest -addr 127.0.0.1:9090 -cache chat
 //	CHAT_MOMENTO_ENDPOINT=127.0.0.1:9090 go run ./cmd/chat   # twice, on two ports
 //
 // It speaks plaintext gRPC and accepts any API key (or none) unless

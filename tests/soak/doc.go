@@ -4,7 +4,7 @@
 // every client received exactly its room's history and that goroutines,
 // open files and the heap went back to where they were.
 //
-// It is a test-only package: it runs with `go test ./soak` (skipped with
+// It is a test-only package: it runs with `go test ./tests/soak` (skipped with
 // -short), for SOAK_DURATION (default 60s). It imports the chat's
 // handlers, domain and memory store, as cmd/chat wires them.
 package soak
