@@ -83,7 +83,9 @@ func handleLobby(log *slog.Logger, hub *chat.Hub, private bool) http.HandlerFunc
 }
 
 // handleJoin remembers the name chosen in the lobby and goes to the room.
-func handleJoin(log *slog.Logger, hub *chat.Hub) http.HandlerFunc {
+// An invalid form shows the lobby again with the error; with private rooms
+// that is the private lobby, which names no room.
+func handleJoin(log *slog.Logger, hub *chat.Hub, private bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := parseForm(w, r); err != nil {
 			writeErrorPage(log, w, r, err)
@@ -99,8 +101,12 @@ func handleJoin(log *slog.Logger, hub *chat.Hub) http.HandlerFunc {
 				return
 			}
 		}
-		v.Rooms = hub.Rooms()
 		code, msg := failure(log, r, err)
+		if private { // strangers learn no room names
+			render(log, w, r, code, views.LobbyPage(views.LobbyView{Private: true}))
+			return
+		}
+		v.Rooms = hub.Rooms()
 		v.Error = msg
 		render(log, w, r, code, views.LobbyPage(v))
 	}
@@ -193,6 +199,12 @@ func handleFormPost(log *slog.Logger, svc *chat.Service, posts *postLimiter, ttl
 			}
 		}
 		code, msg := failure(log, r, err)
+		if c, ok := tokenClaims(r); ok && !c.CanRead(string(room)) {
+			// A token that may post but not read learns nothing of the
+			// room: the error alone, as its GET of the room would get.
+			render(log, w, r, code, views.ErrorPage(code, msg))
+			return
+		}
 		v.Error = msg
 		renderRoom(log, w, r, code, v, svc)
 	}

@@ -30,7 +30,7 @@ func routes(log *slog.Logger, svc *chat.Service, hub *chat.Hub, o Options) http.
 	r.Handle("/assets/*", http.StripPrefix("/assets/", handleAssets(assets.FS)))
 
 	r.Get("/", handleLobby(log, hub, private != nil))
-	r.Post("/join", handleJoin(log, hub))
+	r.Post("/join", handleJoin(log, hub, private != nil))
 	r.With(private.exchange, private.canRead).Get("/rooms/{room}", handleRoom(log, svc, o.HistoryTTL, false))
 	r.With(private.canWrite).Post("/rooms/{room}/messages", handleFormPost(log, svc, posts, o.HistoryTTL, false))
 	r.With(embed, private.exchange, private.canRead).Get("/embed/{room}", handleRoom(log, svc, o.HistoryTTL, true))
