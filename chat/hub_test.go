@@ -14,7 +14,7 @@ import (
 )
 
 // subscribe subscribes to room, failing the test if the hub refuses.
-func subscribe(t testing.TB, h *chat.Hub, room chat.Room) *chat.Subscription {
+func subscribe(t testing.TB, h *chat.Hub, room chat.Room) *chat.Stream {
 	t.Helper()
 	s, err := h.Subscribe(room)
 	if err != nil {
@@ -33,7 +33,7 @@ func event(t *testing.T, room chat.Room, seq uint64) *chat.Event {
 }
 
 // drain takes what is queued on s without blocking.
-func drain(s *chat.Subscription) (seqs []uint64, closed bool) {
+func drain(s *chat.Stream) (seqs []uint64, closed bool) {
 	evs, _, ok := s.Take(nil)
 	for _, e := range evs {
 		seqs = append(seqs, e.Message.ID.Seq)
@@ -50,10 +50,10 @@ func TestHubDeliversInOrderToTheRoomOnly(t *testing.T) {
 	defer a2.Close()
 	defer b.Close()
 	for seq := range uint64(5) {
-		h.Publish(event(t, "a", seq+1))
+		h.Receive(event(t, "a", seq+1))
 	}
 	want := []uint64{1, 2, 3, 4, 5}
-	for i, s := range []*chat.Subscription{a1, a2} {
+	for i, s := range []*chat.Stream{a1, a2} {
 		got, closed := drain(s)
 		if diff := cmp.Diff(want, got); diff != "" || closed {
 			t.Errorf("subscriber %d of a: closed=%v, events (-want +got):\n%s", i, closed, diff)
@@ -72,7 +72,7 @@ func TestHubDropsSlowSubscriberOnly(t *testing.T) {
 	defer fast.Close()
 	var fastGot []uint64
 	for seq := range uint64(10) {
-		h.Publish(event(t, "r", seq+1)) // never blocks, even with slow full
+		h.Receive(event(t, "r", seq+1)) // never blocks, even with slow full
 		got, _ := drain(fast)
 		fastGot = append(fastGot, got...)
 	}
@@ -92,7 +92,7 @@ func TestHubDropsSlowSubscriberOnly(t *testing.T) {
 
 func TestHubRoomsAndClose(t *testing.T) {
 	h := chat.NewHub(chat.HubOptions{})
-	a := []*chat.Subscription{subscribe(t, h, "alpha"), subscribe(t, h, "alpha")}
+	a := []*chat.Stream{subscribe(t, h, "alpha"), subscribe(t, h, "alpha")}
 	z := subscribe(t, h, "zeta")
 	b := subscribe(t, h, "beta")
 	want := []chat.RoomInfo{{Room: "alpha", Subscribers: 2}, {Room: "beta", Subscribers: 1}, {Room: "zeta", Subscribers: 1}}
@@ -109,7 +109,7 @@ func TestHubRoomsAndClose(t *testing.T) {
 	if got := h.Rooms(); len(got) != 0 {
 		t.Errorf("Rooms() after every Close = %v, want none", got)
 	}
-	h.Publish(event(t, "alpha", 1)) // no subscribers: no panic, nothing to do
+	h.Receive(event(t, "alpha", 1)) // no subscribers: no panic, nothing to do
 }
 
 func TestHubDrop(t *testing.T) {
@@ -127,7 +127,7 @@ func TestHubDrop(t *testing.T) {
 	after := subscribe(t, h, "r")
 	defer after.Close()
 	h.Baseline("r", chat.ID{})
-	h.Publish(event(t, "r", 1))
+	h.Receive(event(t, "r", 1))
 	if got, _ := drain(after); len(got) != 1 {
 		t.Errorf("a new subscriber after Drop got %v, want [1]", got)
 	}
@@ -142,7 +142,7 @@ func TestHubConcurrency(t *testing.T) {
 	go func() {
 		defer close(done)
 		for seq := range uint64(2000) {
-			h.Publish(event(t, "r", seq+1))
+			h.Receive(event(t, "r", seq+1))
 		}
 	}()
 	for range 200 {
@@ -158,7 +158,7 @@ func TestHubConcurrency(t *testing.T) {
 }
 
 // ids waits for n events on s, failing if it ends first.
-func ids(t *testing.T, s *chat.Subscription, n int) []uint64 {
+func ids(t *testing.T, s *chat.Stream, n int) []uint64 {
 	t.Helper()
 	var got []uint64
 	for len(got) < n {
@@ -180,7 +180,7 @@ func TestHubOrdersOutOfOrderEvents(t *testing.T) {
 		defer s.Close()
 		h.Baseline("r", chat.ID{Epoch: 1, Seq: 2})
 		for _, seq := range []uint64{5, 2, 4, 3, 3, 1} {
-			h.Publish(event(t, "r", seq))
+			h.Receive(event(t, "r", seq))
 		}
 		if diff := cmp.Diff([]uint64{3, 4, 5}, ids(t, s, 3)); diff != "" {
 			t.Errorf("after the baseline 2, events 5 2 4 3 3 1 came as (-want +got):\n%s", diff)
@@ -199,8 +199,8 @@ func TestHubEventsWaitForTheBaseline(t *testing.T) {
 	defer h.Close()
 	s := subscribe(t, h, "r")
 	defer s.Close()
-	h.Publish(event(t, "r", 4))
-	h.Publish(event(t, "r", 3))
+	h.Receive(event(t, "r", 4))
+	h.Receive(event(t, "r", 3))
 	if got, _ := drain(s); len(got) != 0 {
 		t.Fatalf("delivered %v before the baseline", got)
 	}
@@ -209,7 +209,7 @@ func TestHubEventsWaitForTheBaseline(t *testing.T) {
 		t.Errorf("after the baseline 3 (-want +got):\n%s", diff)
 	}
 	h.Baseline("r", chat.ID{Epoch: 1, Seq: 9}) // a later stream's: no effect
-	h.Publish(event(t, "r", 5))
+	h.Receive(event(t, "r", 5))
 	if diff := cmp.Diff([]uint64{5}, ids(t, s, 1)); diff != "" {
 		t.Errorf("after a second baseline (-want +got):\n%s", diff)
 	}
@@ -239,7 +239,7 @@ func TestHubFillsGapsFromHistory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.Publish(last)
+		h.Receive(last)
 		synctest.Wait()
 		if got, _ := drain(s); len(got) != 0 {
 			t.Fatalf("delivered %v before the gap wait ended", got)
@@ -255,7 +255,7 @@ func TestHubFillsGapsFromHistory(t *testing.T) {
 		// still on their way): 7 waits through four reads of history, 1s,
 		// 2s, 4s and 8s apart, then the gap is skipped.
 		skip := chat.ID{Epoch: stored[0].ID.Epoch, Seq: 7}
-		h.Publish(&chat.Event{Message: chat.Message{ID: skip, Room: "r"}})
+		h.Receive(&chat.Event{Message: chat.Message{ID: skip, Room: "r"}})
 		time.Sleep(14 * time.Second)
 		synctest.Wait()
 		if got, _ := drain(s); len(got) != 0 {
@@ -299,7 +299,7 @@ func TestHubNewEpochFollows(t *testing.T) {
 	defer s.Close()
 	h.Baseline("r", chat.ID{Epoch: 1, Seq: 40})
 	e, _ := chat.NewEvent(chat.Message{ID: chat.ID{Epoch: 2, Seq: 1}, Room: "r"})
-	h.Publish(e)
+	h.Receive(e)
 	if got := ids(t, s, 1); got[0] != 1 {
 		t.Errorf("got %v", got)
 	}
@@ -316,8 +316,8 @@ func TestHubOnDrop(t *testing.T) {
 	slow.OnDrop(func() { drops = append(drops, "slow") })
 	closed.OnDrop(func() { drops = append(drops, "closed") })
 	closed.Close()
-	h.Publish(event(t, "r", 1))
-	h.Publish(event(t, "r", 2)) // the queue of 1 is full
+	h.Receive(event(t, "r", 1))
+	h.Receive(event(t, "r", 2)) // the queue of 1 is full
 	if diff := cmp.Diff([]string{"slow"}, drops); diff != "" {
 		t.Errorf("OnDrop calls (-want +got):\n%s", diff)
 	}
@@ -352,7 +352,7 @@ func TestHubTick(t *testing.T) {
 	defer b.Close()
 	h.Tick()
 	h.Tick()
-	for _, s := range []*chat.Subscription{a, b} {
+	for _, s := range []*chat.Stream{a, b} {
 		<-s.Ready()
 		evs, tick, ok := s.Take(nil)
 		if len(evs) != 0 || !tick || !ok {

@@ -11,16 +11,16 @@ import (
 )
 
 // Service is the one path by which messages enter the chat (validate →
-// store → publish) and by which streams join a room.
+// store → this instance's hub → relay) and by which streams join a room.
 type Service struct {
-	store  Store
-	broker Broker
-	hub    *Hub
+	store Store
+	hub   *Hub
+	relay Relay // nil on a single instance
 
 	// Posts to one room hold its lock from append to publish, so this
-	// instance publishes each room's messages in history order. Rooms
-	// share locks by hash: a collision costs a little concurrency, never
-	// correctness.
+	// instance hands each room's messages to its hub and relay in history
+	// order. Rooms share locks by hash: a collision costs a little
+	// concurrency, never correctness.
 	seed  maphash.Seed
 	locks [64]sync.Mutex
 
@@ -39,26 +39,34 @@ func (s *Service) Stats() ServiceStats {
 	return ServiceStats{Posts: s.posts.Load(), StoreErrors: s.storeErrors.Load()}
 }
 
-// unavailable counts a store failure and wraps it as ErrUnavailable.
-func (s *Service) unavailable(what string, room Room, err error) error {
-	s.storeErrors.Add(1)
-	if room == "" {
-		return fmt.Errorf("%w: %s: %w", ErrUnavailable, what, err)
+// unavailable wraps a store failure as ErrUnavailable and counts it. When
+// the caller's ctx has ended (its client went away) the failure is the
+// caller's, not the store's: it wraps ctx's error and is not counted.
+func (s *Service) unavailable(ctx context.Context, what string, room Room, err error) error {
+	cause := ErrUnavailable
+	if ctx.Err() != nil {
+		cause = context.Cause(ctx)
+	} else {
+		s.storeErrors.Add(1)
 	}
-	return fmt.Errorf("%w: %s %q: %w", ErrUnavailable, what, room, err)
+	if room == "" {
+		return fmt.Errorf("%w: %s: %w", cause, what, err)
+	}
+	return fmt.Errorf("%w: %s %q: %w", cause, what, room, err)
 }
 
-// NewService returns a service that stores in store, publishes through
-// broker and subscribes streams to hub. A single instance passes its hub
-// as the broker.
-func NewService(store Store, broker Broker, hub *Hub) *Service {
-	return &Service{store: store, broker: broker, hub: hub, seed: maphash.MakeSeed()}
+// NewService returns a service that stores in store and delivers to hub,
+// the streams of this instance. relay, when not nil, carries each stored
+// message to the other instances; their messages reach hub through the
+// relay's own wiring (it is handed hub as an Inbox).
+func NewService(store Store, hub *Hub, relay Relay) *Service {
+	return &Service{store: store, hub: hub, relay: relay, seed: maphash.MakeSeed()}
 }
 
 // Post validates a message from username to room, stores it and publishes
-// it to the room's subscribers. It returns the stored message. Bad input is
-// ErrInvalid and never reaches the store; a store failure is
-// ErrUnavailable and nothing is published.
+// it to the room's streams, here and through the relay. It returns the
+// stored message. Bad input is ErrInvalid and never reaches the store; a
+// store failure is ErrUnavailable and nothing is published.
 func (s *Service) Post(ctx context.Context, room Room, username, text string) (Message, error) {
 	name, err := ParseName(username)
 	if err != nil {
@@ -74,13 +82,16 @@ func (s *Service) Post(ctx context.Context, room Room, username, text string) (M
 	m := Message{Room: room, Username: name, Text: text, Time: time.Now().UTC().Truncate(time.Millisecond)}
 	stored, err := s.store.Append(ctx, m)
 	if err != nil {
-		return Message{}, s.unavailable("append to", room, err)
+		return Message{}, s.unavailable(ctx, "append to", room, err)
 	}
 	e, err := NewEvent(stored)
 	if err != nil {
 		return Message{}, fmt.Errorf("encode message %s: %w", stored.ID, err)
 	}
-	s.broker.Publish(e)
+	s.hub.Receive(e)
+	if s.relay != nil {
+		s.relay.Publish(e)
+	}
 	s.posts.Add(1)
 	return stored, nil
 }
@@ -89,7 +100,7 @@ func (s *Service) Post(ctx context.Context, room Room, username, text string) (M
 func (s *Service) History(ctx context.Context, room Room) ([]Message, error) {
 	msgs, err := s.store.History(ctx, room)
 	if err != nil {
-		return nil, s.unavailable("history of", room, err)
+		return nil, s.unavailable(ctx, "history of", room, err)
 	}
 	if msgs == nil {
 		msgs = []Message{}
@@ -100,57 +111,43 @@ func (s *Service) History(ctx context.Context, room Room) ([]Message, error) {
 // Ready reports whether the store answers.
 func (s *Service) Ready(ctx context.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
-		return s.unavailable("ping", "", err)
+		return s.unavailable(ctx, "ping", "", err)
 	}
 	return nil
 }
 
-// Stream is a subscriber's view of a room: the stored messages it has not
-// seen yet (Backlog), then live events from Take, each once.
-type Stream struct {
-	// Backlog holds the stored messages after the cursor, oldest first.
-	Backlog []Message
-
-	sub  *Subscription
-	last ID
-}
-
-// Join subscribes to room and reads its history, in that order, so that a
-// message posted meanwhile is in the history, the live events or both,
-// never neither. cursor is the id of the last message the client has; an
-// empty, malformed or unknown cursor (expired, from another incarnation of
-// the room) yields the whole stored history.
+// Join is the one way into a room. It subscribes to room and then reads
+// its history, in that order, so that a message posted meanwhile is in the
+// history, the live events or both, never neither (and the stream sends it
+// once). cursor is the id of the last message the client has; an empty,
+// malformed or unknown cursor (expired, from another incarnation of the
+// room) yields the whole stored history.
 //
 // It fails with ErrRoomFull when the room has all the streams the hub
 // allows, and ErrUnavailable when the store does not answer; then nothing
 // is left subscribed. Close the stream when done.
 func (s *Service) Join(ctx context.Context, room Room, cursor string) (*Stream, error) {
-	sub, err := s.hub.Subscribe(room)
+	st, err := s.hub.subscribe(room)
 	if err != nil {
 		return nil, err
 	}
 	history, err := s.History(ctx, room)
 	if err != nil {
-		sub.Close()
+		st.Close()
 		return nil, err
 	}
 	var last ID
 	if n := len(history); n > 0 {
 		last = history[n-1].ID
 	}
-	s.hub.Baseline(room, last)
-	st := &Stream{sub: sub}
-	st.Backlog, st.last = after(history, cursor)
+	s.hub.baseline(room, last)
+	st.Backlog, st.last = after(history, last, cursor)
 	return st, nil
 }
 
-// after cuts history at cursor and returns what follows it and the id
-// from which live events count as new.
-func after(history []Message, cursor string) ([]Message, ID) {
-	var last ID
-	if n := len(history); n > 0 {
-		last = history[n-1].ID
-	}
+// after cuts history, whose last message is last, at cursor and returns
+// what follows it and the id from which live events count as new.
+func after(history []Message, last ID, cursor string) ([]Message, ID) {
 	cur, ok := ParseID(cursor)
 	if !ok {
 		return history, last
@@ -168,33 +165,3 @@ func after(history []Message, cursor string) ([]Message, ID) {
 	}
 	return nil, last
 }
-
-// Ready is signalled when live events wait, the hub ticked, or the stream
-// has ended; then call Take.
-func (st *Stream) Ready() <-chan struct{} { return st.sub.Ready() }
-
-// Take appends to dst the waiting live events that follow what the stream
-// has sent (backlog included), and records them as sent. tick reports a
-// hub tick since the last Take. ok is false once the stream has ended:
-// the hub dropped it for falling behind, or Close.
-func (st *Stream) Take(dst []*Event) (events []*Event, tick, ok bool) {
-	n := len(dst)
-	dst, tick, ok = st.sub.Take(dst)
-	kept := dst[:n]
-	for _, e := range dst[n:] {
-		if e.Message.ID.After(st.last) {
-			st.last = e.Message.ID
-			kept = append(kept, e)
-		}
-	}
-	clear(dst[len(kept):])
-	return kept, tick, ok
-}
-
-// OnDrop arranges for f to run, once, if the hub drops the stream; see
-// Subscription.OnDrop.
-func (st *Stream) OnDrop(f func()) { st.sub.OnDrop(f) }
-
-// Close unsubscribes; the stream then ends. Safe to call more than once,
-// from any goroutine.
-func (st *Stream) Close() { st.sub.Close() }

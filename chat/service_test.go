@@ -22,7 +22,7 @@ func newService(t *testing.T, queue int) (*chat.Service, *chat.Hub, *chattest.Fl
 	store := &chattest.FlakyStore{Store: mem}
 	hub := chat.NewHub(chat.HubOptions{Queue: queue, Store: store})
 	t.Cleanup(hub.Close)
-	return chat.NewService(store, hub, hub), hub, store
+	return chat.NewService(store, hub, nil), hub, store
 }
 
 func TestPostRejectsBadInputBeforeTheStore(t *testing.T) {

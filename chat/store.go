@@ -20,3 +20,29 @@ type Store interface {
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 }
+
+// Relay carries the messages this instance stores to the other instances
+// that serve their rooms, for a backend that many instances share. The
+// service hands it each message once it is stored and this instance's hub
+// has it, with the room's post lock held, so that it sees each room's
+// messages in history order; it deals with (logs, retries) its own
+// failures to reach the others, whose hubs fill in from history what they
+// miss. Implementations are safe for concurrent use.
+//
+// What the other instances store comes back through the Inbox the relay
+// is handed (see momento.Broker.Run): a relay never holds a Hub.
+type Relay interface {
+	Publish(e *Event)
+}
+
+// Inbox takes the events a Relay receives from other instances: the hub
+// of this instance implements it. Events may arrive out of order, twice or
+// never; the inbox delivers each once, in ID order, and reads history for
+// what stays missing. Safe for concurrent use.
+type Inbox interface {
+	// Receive delivers e to this instance's subscribers of its room.
+	Receive(e *Event)
+	// Resync reads every room from history at once: for a relay that knows
+	// it may have missed events (a broken or discontinuous subscription).
+	Resync()
+}

@@ -1,33 +1,24 @@
 package handlers_test
 
 import (
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/sessionchat/sessionchat/chat"
-	"github.com/sessionchat/sessionchat/handlers"
-	"github.com/sessionchat/sessionchat/memory"
+	"github.com/sessionchat/sessionchat/handlers/handlerstest"
 )
 
 // BenchmarkPostHandler is a JSON post through the whole router: middleware,
 // decode, validate, store, publish to one subscriber, encode.
 func BenchmarkPostHandler(b *testing.B) {
-	mem := memory.New(memory.Options{TTL: time.Hour, Limit: 500})
-	defer mem.Close()
-	hub := chat.NewHub(chat.HubOptions{Store: mem})
-	defer hub.Close()
-	h := handlers.New(slog.New(slog.NewTextHandler(io.Discard, nil)), chat.NewService(mem, hub, hub), hub, handlers.Options{})
-	sub, err := hub.Subscribe("r")
+	ch := handlerstest.Wire(b, handlerstest.Config{})
+	h := ch.Handler
+	sub, err := ch.Service.Join(b.Context(), "r", "")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer sub.Close()
-	hub.Baseline("r", chat.ID{})
 	const body = `{"username":"alice","message":"hello there, how is the game going?"}`
 	b.ReportAllocs()
 	for b.Loop() {

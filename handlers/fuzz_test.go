@@ -75,7 +75,7 @@ func FuzzPostJSON(f *testing.F) {
 	hub := chat.NewHub(chat.HubOptions{Store: store})
 	f.Cleanup(hub.Close)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := handlers.New(log, chat.NewService(store, hub, hub), hub, handlers.Options{HistoryTTL: time.Hour})
+	h := handlers.New(log, chat.NewService(store, hub, nil), hub, handlers.Options{HistoryTTL: time.Hour})
 
 	f.Fuzz(func(t *testing.T, room, contentType string, body []byte) {
 		req := httptest.NewRequest("POST", "/", bytes.NewReader(body))

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,7 +14,7 @@ import (
 	"github.com/sessionchat/sessionchat/chat"
 	"github.com/sessionchat/sessionchat/chat/chattest"
 	"github.com/sessionchat/sessionchat/handlers"
-	"github.com/sessionchat/sessionchat/memory"
+	"github.com/sessionchat/sessionchat/handlers/handlerstest"
 )
 
 // app is a chat served by a real HTTP server on 127.0.0.1.
@@ -35,27 +34,12 @@ func newApp(t *testing.T, o handlers.Options, configure ...func(*httptest.Server
 // newAppHub is newApp with a hub made with ho (its store is the app's).
 func newAppHub(t *testing.T, ho chat.HubOptions, o handlers.Options, configure ...func(*httptest.Server)) *app {
 	t.Helper()
-	mem := memory.New(memory.Options{TTL: time.Hour, Limit: 500})
-	t.Cleanup(mem.Close)
-	store := &chattest.FlakyStore{Store: mem}
-	ho.Store = store
-	hub := chat.NewHub(ho)
-	t.Cleanup(hub.Close)
-	if o.HistoryTTL == 0 {
-		o.HistoryTTL = time.Hour
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewUnstartedServer(handlers.New(log, chat.NewService(store, hub, hub), hub, o))
-	for _, f := range configure {
-		f(srv)
-	}
-	if srv.EnableHTTP2 {
-		srv.StartTLS()
-	} else {
-		srv.Start()
-	}
-	t.Cleanup(srv.Close)
-	return &app{Server: srv, hub: hub, store: store}
+	a := handlerstest.New(t, handlerstest.Config{Hub: ho, Handlers: o, Configure: func(srv *httptest.Server) {
+		for _, f := range configure {
+			f(srv)
+		}
+	}})
+	return &app{Server: a.Server, hub: a.Hub, store: a.Store}
 }
 
 // do sends a request and returns the response with its body read.

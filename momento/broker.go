@@ -28,11 +28,11 @@ const (
 	maxBackoff     = 5 * time.Second
 )
 
-// Broker is a chat.Broker over one Momento topic that every room shares:
+// Broker is a chat.Relay over one Momento topic that every room shares:
 // each instance holds one subscription, whatever its number of rooms and
 // streams (Momento allows 100 per account by default). What it receives
-// goes to the instance's hub, which puts it in id order, drops duplicates
-// and fills gaps from history.
+// goes to the chat.Inbox that Run is handed (the instance's hub), which
+// puts it in id order, drops duplicates and fills gaps from history.
 //
 // It owns the subscription's life (SDK v1.38.0's own reconnect loop never
 // ends and ignores cancellation): on any break it subscribes again with
@@ -40,7 +40,6 @@ const (
 // every room from history, and replaces the TopicClient before it runs out
 // of subscribe calls.
 type Broker struct {
-	hub          *chat.Hub
 	store        *Store
 	cache, topic string
 	log          *slog.Logger
@@ -60,11 +59,12 @@ type ref struct {
 	ID   chat.ID   `json:"id"`
 }
 
-// Publish implements chat.Broker: the hub of this instance at once, then
-// the topic. A failed publish is logged: the message is stored, and other
-// instances fill it in from history when the next one shows the gap.
+var _ chat.Relay = (*Broker)(nil)
+
+// Publish implements chat.Relay: it publishes e on the topic. A failed
+// publish is logged: the message is stored, and other instances fill it in
+// from history when the next one shows the gap.
 func (b *Broker) Publish(e *chat.Event) {
-	b.hub.Publish(e)
 	payload := e.JSON
 	if len(payload) > maxPayload {
 		var err error
@@ -82,8 +82,8 @@ func (b *Broker) Publish(e *chat.Event) {
 	}
 }
 
-// Run receives what every instance publishes until ctx ends.
-func (b *Broker) Run(ctx context.Context) {
+// Run hands in what every instance publishes until ctx ends.
+func (b *Broker) Run(ctx context.Context, in chat.Inbox) {
 	var (
 		client     sdk.TopicClient
 		subscribes int
@@ -124,11 +124,11 @@ func (b *Broker) Run(ctx context.Context) {
 		}
 		if broken {
 			b.log.Info("momento: subscribed again; resyncing rooms from history", "topic", b.topic)
-			b.hub.Resync()
+			in.Resync()
 			broken = false
 		}
 		backoff = minBackoff
-		err = b.receive(ctx, sub, &seq, &page)
+		err = b.receive(ctx, in, sub, &seq, &page)
 		sub.Close()
 		if ctx.Err() == nil {
 			b.log.Warn("momento: subscription broke", "topic", b.topic, "err", err)
@@ -137,8 +137,8 @@ func (b *Broker) Run(ctx context.Context) {
 	}
 }
 
-// receive hands items to the hub until the subscription fails.
-func (b *Broker) receive(ctx context.Context, sub sdk.TopicSubscription, seq, page *uint64) error {
+// receive hands items in until the subscription fails.
+func (b *Broker) receive(ctx context.Context, in chat.Inbox, sub sdk.TopicSubscription, seq, page *uint64) error {
 	for {
 		ev, err := sub.Event(ctx)
 		if err != nil {
@@ -147,17 +147,17 @@ func (b *Broker) receive(ctx context.Context, sub sdk.TopicSubscription, seq, pa
 		switch ev := ev.(type) {
 		case sdk.TopicItem:
 			*seq, *page = ev.GetTopicSequenceNumber(), ev.GetTopicSequencePage()
-			b.deliver(ctx, ev.GetValue())
+			b.deliver(ctx, in, ev.GetValue())
 		case sdk.TopicDiscontinuity:
 			*seq, *page = ev.GetNewSequenceNumber(), ev.GetNewSequencePage()
 			b.log.Info("momento: topic discontinuity; resyncing rooms from history", "topic", b.topic)
-			b.hub.Resync()
+			in.Resync()
 		}
 	}
 }
 
-// deliver decodes a topic message and gives it to the hub.
-func (b *Broker) deliver(ctx context.Context, v sdk.TopicValue) {
+// deliver decodes a topic message and hands it in.
+func (b *Broker) deliver(ctx context.Context, in chat.Inbox, v sdk.TopicValue) {
 	var payload []byte
 	switch v := v.(type) {
 	case sdk.String:
@@ -175,7 +175,7 @@ func (b *Broker) deliver(ctx context.Context, v sdk.TopicValue) {
 			b.log.Warn("momento: topic message without a valid room or id")
 			return
 		}
-		b.hub.Publish(&chat.Event{Message: w.Message, JSON: payload})
+		in.Receive(&chat.Event{Message: w.Message, JSON: payload})
 		return
 	}
 	m, err := b.find(ctx, w.Ref.Room, w.Ref.ID)
@@ -186,7 +186,7 @@ func (b *Broker) deliver(ctx context.Context, v sdk.TopicValue) {
 	}
 	e, err := chat.NewEvent(m)
 	if err == nil {
-		b.hub.Publish(e)
+		in.Receive(e)
 	}
 }
 

@@ -33,8 +33,6 @@ import (
 	"github.com/momentohq/client-sdk-go/config/retry"
 	sdk "github.com/momentohq/client-sdk-go/momento"
 	"github.com/momentohq/client-sdk-go/responses"
-
-	"github.com/sessionchat/sessionchat/chat"
 )
 
 // MaxTTL is Momento's longest time to live.
@@ -106,14 +104,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Backend, error) {
 // Store is the backend's chat.Store.
 func (b *Backend) Store() *Store { return b.store }
 
-// NewBroker returns a broker that feeds hub; run it with Broker.Run.
-func (b *Backend) NewBroker(hub *chat.Hub) (*Broker, error) {
+// NewBroker returns the instance's relay; run it with Broker.Run.
+func (b *Backend) NewBroker() (*Broker, error) {
 	pub, err := b.cfg.NewTopicClient(b.creds)
 	if err != nil {
 		return nil, fmt.Errorf("momento: topic client: %w", err)
 	}
 	return &Broker{
-		hub:       hub,
 		store:     b.store,
 		cache:     b.cfg.Cache,
 		topic:     b.cfg.Topic,

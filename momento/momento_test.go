@@ -44,7 +44,12 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 
 func open(t *testing.T, cfg momento.Config) *momento.Backend {
 	t.Helper()
-	b, err := momento.Open(t.Context(), cfg, quietLog())
+	return openLog(t, quietLog(), cfg)
+}
+
+func openLog(t *testing.T, log *slog.Logger, cfg momento.Config) *momento.Backend {
+	t.Helper()
+	b, err := momento.Open(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -67,13 +72,36 @@ type instance struct {
 	hub        *chat.Hub
 	store      *momento.Store
 	subscribes atomic.Int64
+	// retries has the wait the broker announces after each failed
+	// subscribe, read from its log.
+	retries chan time.Duration
+}
+
+// retryLog is a log handler that passes on each record's retry_in.
+type retryLog chan time.Duration
+
+func (retryLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h retryLog) WithAttrs([]slog.Attr) slog.Handler     { return h }
+func (h retryLog) WithGroup(string) slog.Handler          { return h }
+
+func (h retryLog) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "retry_in" {
+			select {
+			case h <- a.Value.Duration():
+			default: // nobody is counting
+			}
+		}
+		return true
+	})
+	return nil
 }
 
 func newInstance(t *testing.T, srv *momentotest.Server) *instance {
 	t.Helper()
-	in := &instance{}
+	in := &instance{retries: make(chan time.Duration, 64)}
 	subscribed := srv.Subscribers("chat", topic)
-	b := open(t, momento.Config{
+	b := openLog(t, slog.New(retryLog(in.retries)), momento.Config{
 		Endpoint: srv.Addr(), Cache: "chat", TTL: time.Hour, Limit: 500,
 		NewTopicClient: func(creds auth.CredentialProvider) (sdk.TopicClient, error) {
 			c, err := sdk.NewTopicClient(momento.TopicsConfig(), creds)
@@ -82,7 +110,7 @@ func newInstance(t *testing.T, srv *momentotest.Server) *instance {
 	})
 	in.store = b.Store()
 	in.hub = chat.NewHub(chat.HubOptions{Store: in.store, GapWait: 100 * time.Millisecond})
-	broker, err := b.NewBroker(in.hub)
+	broker, err := b.NewBroker()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +118,7 @@ func newInstance(t *testing.T, srv *momentotest.Server) *instance {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		broker.Run(ctx)
+		broker.Run(ctx, in.hub)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -101,7 +129,7 @@ func newInstance(t *testing.T, srv *momentotest.Server) *instance {
 		}
 		in.hub.Close()
 	})
-	in.svc = chat.NewService(in.store, broker, in.hub)
+	in.svc = chat.NewService(in.store, in.hub, broker)
 	// The broker is live once the server sees its subscription.
 	waitFor(t, "the instance's subscription", func() bool { return srv.Subscribers("chat", topic) > subscribed })
 	return in
@@ -261,11 +289,25 @@ func TestOutageLosesNothingAcknowledged(t *testing.T) {
 	if err := a.svc.Ready(t.Context()); err == nil {
 		t.Errorf("Ready while Momento is down: nil")
 	}
-	subscribesBefore := b.subscribes.Load()
-	// Let the brokers' backoff run for a while: it must not spin.
-	time.Sleep(time.Second)
-	if n := b.subscribes.Load() - subscribesBefore; n > 6 {
-		t.Errorf("%d subscribe attempts in 1s of outage, want a backoff (at most 6)", n)
+	// The broker must not spin: each failed subscribe waits twice as long
+	// as the one before.
+	for len(b.retries) > 0 {
+		<-b.retries // announced before the outage
+	}
+	var waits []time.Duration
+	for len(waits) < 4 {
+		select {
+		case d := <-b.retries:
+			waits = append(waits, d)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the broker announced %v in 10s of outage, want 4 retries", waits)
+		}
+	}
+	for i := 1; i < len(waits); i++ {
+		if waits[i] < 2*waits[i-1] && waits[i] < 5*time.Second {
+			t.Errorf("retry waits %v in an outage: want each twice the one before", waits)
+			break
+		}
 	}
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)

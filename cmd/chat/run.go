@@ -28,12 +28,23 @@ const shutdownGrace = 8 * time.Second
 func run(ctx context.Context, cfg Config, logOut io.Writer, onListen func(addr string)) error {
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 
-	store, hub, broker, closeBackend, err := openBackend(ctx, cfg, log)
+	be, err := openBackend(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer closeBackend()
-	svc := chat.NewService(store, broker, hub)
+	defer be.close()
+	hub := chat.NewHub(chat.HubOptions{Store: be.store, MaxPerRoom: cfg.MaxStreamsPerRoom})
+	defer hub.Close()
+	svc := chat.NewService(be.store, hub, be.relay)
+	if be.run != nil {
+		relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+		relayDone := make(chan struct{})
+		go func() {
+			defer close(relayDone)
+			be.run(relayCtx, hub)
+		}()
+		defer func() { stopRelay(); <-relayDone }()
+	}
 	// Cancelling streams at shutdown ends the event streams (every request
 	// context derives from it too), so Shutdown never waits on them.
 	streams, endStreams := context.WithCancel(context.WithoutCancel(ctx))
@@ -114,14 +125,20 @@ func run(ctx context.Context, cfg Config, logOut io.Writer, onListen func(addr s
 	return nil
 }
 
-// openBackend builds the store cfg names, the hub, and the broker that
-// feeds it (the hub itself on a single instance). closeBackend stops the
-// broker and releases everything.
-func openBackend(ctx context.Context, cfg Config, log *slog.Logger) (store chat.Store, hub *chat.Hub, broker chat.Broker, closeBackend func(), err error) {
+// backend is the store cfg names and, for a store that many instances
+// share, the relay between them.
+type backend struct {
+	store chat.Store
+	relay chat.Relay                        // nil on a single instance
+	run   func(context.Context, chat.Inbox) // with relay: hands in what others store, until ctx ends
+	close func()                            // after run has returned
+}
+
+// openBackend opens the store cfg names.
+func openBackend(ctx context.Context, cfg Config, log *slog.Logger) (backend, error) {
 	if cfg.Store != "momento" {
 		mem := memory.New(memory.Options{TTL: cfg.HistoryTTL, Limit: cfg.HistoryLimit, MaxBytes: cfg.MemoryLimit, Log: log})
-		hub := chat.NewHub(chat.HubOptions{Store: mem, MaxPerRoom: cfg.MaxStreamsPerRoom})
-		return mem, hub, hub, func() { hub.Close(); mem.Close() }, nil
+		return backend{store: mem, close: mem.Close}, nil
 	}
 	mb, err := momento.Open(ctx, momento.Config{
 		APIKey:   cfg.MomentoAPIKey,
@@ -131,26 +148,12 @@ func openBackend(ctx context.Context, cfg Config, log *slog.Logger) (store chat.
 		Limit:    cfg.HistoryLimit,
 	}, log)
 	if err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("CHAT_STORE=momento: %w", err)
+		return backend{}, fmt.Errorf("CHAT_STORE=momento: %w", err)
 	}
-	hub = chat.NewHub(chat.HubOptions{Store: mb.Store(), MaxPerRoom: cfg.MaxStreamsPerRoom})
-	b, err := mb.NewBroker(hub)
+	b, err := mb.NewBroker()
 	if err != nil {
-		hub.Close()
 		mb.Close()
-		return nil, nil, nil, nil, fmt.Errorf("CHAT_STORE=momento: %w", err)
+		return backend{}, fmt.Errorf("CHAT_STORE=momento: %w", err)
 	}
-	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b.Run(runCtx)
-	}()
-	return mb.Store(), hub, b, func() {
-		stop()
-		<-done
-		b.Close()
-		hub.Close()
-		mb.Close()
-	}, nil
+	return backend{store: mb.Store(), relay: b, run: b.Run, close: func() { b.Close(); mb.Close() }}, nil
 }

@@ -3,31 +3,19 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessionchat/sessionchat/chat"
-	"github.com/sessionchat/sessionchat/handlers"
-	"github.com/sessionchat/sessionchat/memory"
+	"github.com/sessionchat/sessionchat/handlers/handlerstest"
 )
 
 // newChat serves a real chat (memory store, hub, handlers) on 127.0.0.1.
 func newChat(t *testing.T, hubOpts chat.HubOptions) *httptest.Server {
 	t.Helper()
-	store := memory.New(memory.Options{TTL: time.Hour, Limit: 500})
-	t.Cleanup(store.Close)
-	hubOpts.Store = store
-	hub := chat.NewHub(hubOpts)
-	t.Cleanup(hub.Close)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(handlers.New(log, chat.NewService(store, hub, hub), hub,
-		handlers.Options{HistoryTTL: time.Hour, PostRate: 0, MaxStreamsPerClient: 0}))
-	t.Cleanup(srv.Close)
-	return srv
+	return handlerstest.New(t, handlerstest.Config{Hub: hubOpts}).Server
 }
 
 // ioModes are the ways of reading streams on this system.

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +14,7 @@ import (
 	"github.com/sessionchat/sessionchat/chat"
 	"github.com/sessionchat/sessionchat/chat/chattest"
 	"github.com/sessionchat/sessionchat/handlers"
-	"github.com/sessionchat/sessionchat/memory"
+	"github.com/sessionchat/sessionchat/handlers/handlerstest"
 )
 
 // app is the whole chat served in-process on 127.0.0.1, with hooks that
@@ -61,30 +59,13 @@ func newListener(t *testing.T) net.Listener {
 // newAppOn serves the chat on l.
 func newAppOn(t *testing.T, l net.Listener, o handlers.Options) *app {
 	t.Helper()
-	mem := memory.New(memory.Options{TTL: time.Hour, Limit: 500})
-	t.Cleanup(mem.Close)
-	a := &app{store: &chattest.FlakyStore{Store: mem}, opened: make(chan streamRequest, 64)}
-	a.hub = chat.NewHub(chat.HubOptions{Store: a.store})
-	t.Cleanup(a.hub.Close)
-	a.svc = chat.NewService(a.store, a.hub, a.hub)
-	if o.HistoryTTL == 0 {
-		o.HistoryTTL = time.Hour
-	}
+	a := &app{opened: make(chan streamRequest, 64)}
 	if o.Retry == 0 {
 		// Reconnect fast: the resume tests wait on it.
 		o.Retry = 100 * time.Millisecond
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a.Server = &httptest.Server{Listener: l, Config: &http.Server{Handler: a.tap(handlers.New(log, a.svc, a.hub, o))}}
-	// Shutting down ends the event streams, as cmd/chat does; otherwise
-	// Close would wait on streams the browser still holds open.
-	base, cancel := context.WithCancel(context.Background())
-	a.Config.BaseContext = func(net.Listener) context.Context { return base }
-	a.Start()
-	t.Cleanup(func() {
-		cancel()
-		a.Close()
-	})
+	served := handlerstest.New(t, handlerstest.Config{Handlers: o, Listener: l, Wrap: a.tap})
+	a.Server, a.hub, a.svc, a.store = served.Server, served.Hub, served.Service, served.Store
 	return a
 }
 

@@ -3,12 +3,10 @@ package soak_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/sessionchat/sessionchat/chat"
 	"github.com/sessionchat/sessionchat/handlers"
+	"github.com/sessionchat/sessionchat/handlers/handlerstest"
 	"github.com/sessionchat/sessionchat/memory"
 )
 
@@ -83,43 +82,29 @@ func TestSoak(t *testing.T) {
 // server is the chat as cmd/chat wires it with the memory store, served
 // on 127.0.0.1.
 type server struct {
-	*httptest.Server
-	store      *memory.Store
-	hub        *chat.Hub
-	endStreams context.CancelFunc
+	*handlerstest.App
 }
 
 func startServer(t *testing.T) *server {
 	t.Helper()
-	// The history holds every post of the soak, so that each client's
-	// sequence can be checked against it whole.
-	store := memory.New(memory.Options{TTL: time.Hour, Limit: 1 << 20, MaxBytes: memory.DefaultMaxBytes})
-	hub := chat.NewHub(chat.HubOptions{Store: store})
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	streamsCtx, endStreams := context.WithCancel(context.Background())
-	h := handlers.New(log, chat.NewService(store, hub, hub), hub, handlers.Options{
-		HistoryTTL: time.Hour,
-		Streams:    streamsCtx,
+	a := handlerstest.New(t, handlerstest.Config{
+		// The history holds every post of the soak, so that each client's
+		// sequence can be checked against it whole.
+		Memory: memory.Options{TTL: time.Hour, Limit: 1 << 20, MaxBytes: memory.DefaultMaxBytes},
 		// No per-client limits: every client is 127.0.0.1.
+		Handlers: handlers.Options{HistoryTTL: time.Hour},
+		Configure: func(srv *httptest.Server) {
+			// Server timeouts shorter than most streams' lives, which must
+			// not cut them.
+			srv.Config.ReadHeaderTimeout = 2 * time.Second
+			srv.Config.ReadTimeout = 3 * time.Second
+			srv.Config.WriteTimeout = 5 * time.Second
+		},
 	})
-	srv := httptest.NewUnstartedServer(h)
-	// Server timeouts shorter than most streams' lives, which must not
-	// cut them.
-	srv.Config.ReadHeaderTimeout = 2 * time.Second
-	srv.Config.ReadTimeout = 3 * time.Second
-	srv.Config.WriteTimeout = 5 * time.Second
-	srv.Config.BaseContext = func(net.Listener) context.Context { return streamsCtx }
-	srv.Config.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	srv.Start()
-	return &server{Server: srv, store: store, hub: hub, endStreams: endStreams}
+	return &server{App: a}
 }
 
-func (s *server) stop() {
-	s.endStreams()
-	s.Close()
-	s.hub.Close()
-	s.store.Close()
-}
+func (s *server) stop() { s.Stop() }
 
 // soakState is what the soak saw.
 type soakState struct {
@@ -209,7 +194,7 @@ func soak(t *testing.T, s *server, duration time.Duration) *soakState {
 	// The truth: each room's history, which holds every post.
 	st.history = make(map[chat.Room][]chat.Message)
 	for _, r := range roomNames {
-		msgs, err := s.store.History(t.Context(), r)
+		msgs, err := s.Memory.History(t.Context(), r)
 		if err != nil {
 			t.Fatal(err)
 		}
