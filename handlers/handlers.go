@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sessionchat/sessionchat/chat"
 )
 
@@ -21,6 +23,10 @@ type Options struct {
 	HistoryTTL time.Duration // shown on room pages
 	Heartbeat  time.Duration // SSE comment interval while idle; default 15s
 	Retry      time.Duration // SSE reconnection hint; default 2s
+	// StallTimeout is the stalled-writer bound: an event stream whose
+	// client takes none of a write's bytes for this long is dropped (it
+	// resumes from its last event id when it reconnects); default 30s.
+	StallTimeout time.Duration
 	// Streams is the life of the event streams: they end when it is done
 	// (at shutdown). A stream that took over its HTTP/1.1 connection
 	// outlives its request's context, so it needs this. Default: forever.
@@ -36,6 +42,10 @@ type Options struct {
 	EmbedOrigins []string // origins allowed to frame /embed/{room}
 	CORSOrigins  []string // origins whose pages may call the API and streams
 	AuthSecret   string   // HS256 key of room tokens; "" = public rooms
+
+	// Metrics are more collectors for /metrics: the store's own (the
+	// handlers know no backend).
+	Metrics []prometheus.Collector
 }
 
 // New returns the chat's HTTP handler.
@@ -48,6 +58,9 @@ func New(log *slog.Logger, svc *chat.Service, hub *chat.Hub, o Options) http.Han
 	}
 	if o.Retry <= 0 {
 		o.Retry = 2 * time.Second
+	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = 30 * time.Second
 	}
 	return routes(log, svc, hub, o)
 }

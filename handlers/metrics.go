@@ -20,7 +20,7 @@ type metrics struct {
 	postTime prometheus.Histogram
 }
 
-func newMetrics(svc *chat.Service, hub *chat.Hub) *metrics {
+func newMetrics(svc *chat.Service, hub *chat.Hub, more ...prometheus.Collector) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -39,6 +39,7 @@ func newMetrics(svc *chat.Service, hub *chat.Hub) *metrics {
 		m.rejected, m.postTime,
 		chatCollector{svc: svc, hub: hub},
 	)
+	m.registry.MustRegister(more...)
 	return m
 }
 

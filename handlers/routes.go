@@ -19,7 +19,7 @@ func routes(log *slog.Logger, svc *chat.Service, hub *chat.Hub, o Options) http.
 	private := newGate(log, o.AuthSecret) // nil: public rooms, no checks
 
 	r := chi.NewRouter()
-	m := newMetrics(svc, hub)
+	m := newMetrics(svc, hub, o.Metrics...)
 	r.Use(recoverer(log), observe(log, m), commonHeaders, crossOriginProtection(log, o.CORSOrigins))
 	r.NotFound(handleNotFound(log))
 	r.MethodNotAllowed(handleMethodNotAllowed(log))

@@ -62,6 +62,8 @@ type Store struct {
 	done     chan struct{}
 }
 
+var _ chat.Store = (*Store)(nil)
+
 type room struct {
 	name       chat.Room
 	epoch      uint64

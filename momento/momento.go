@@ -11,13 +11,8 @@
 // sequence (low 32 bits): message ids are unique and ordered across
 // instances, and a room that expired and came back starts a later epoch.
 //
-// Operations (Momento bills each): a post is 3 (Increment, ListPushBack,
-// Publish; 5 for a room's first post); a join or a room page is one
-// ListFetch (about n/2 for n stored messages); a live message costs nothing
-// more on the receiving instances unless its JSON exceeds the topic's 4 KB
-// limit, when each instance with subscribers in the room reads the list's
-// tail (about 8). A gap or a broken subscription makes each instance read
-// the history of the rooms it has subscribers in, once.
+// What each call costs at Momento's prices, and the quotas it must fit,
+// are in docs/momento.md.
 package momento
 
 import (

@@ -30,6 +30,8 @@ type Store struct {
 	now   func() time.Time
 }
 
+var _ chat.Store = (*Store)(nil)
+
 // Append implements chat.Store: sequence, then list.
 func (s *Store) Append(ctx context.Context, m chat.Message) (chat.Message, error) {
 	id, err := s.next(ctx, m.Room)

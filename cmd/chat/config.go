@@ -42,6 +42,9 @@ type Config struct {
 	MomentoAPIKey   string `envconfig:"MOMENTO_API_KEY"`
 	MomentoCache    string `envconfig:"MOMENTO_CACHE" default:"chat"`
 	MomentoEndpoint string `envconfig:"MOMENTO_ENDPOINT"`
+	// StartupTimeout is how long start-up retries a store that does not
+	// answer yet (Momento starting beside the chat); 0 tries once.
+	StartupTimeout time.Duration `envconfig:"STARTUP_TIMEOUT" default:"30s"`
 }
 
 // Origins is a space-separated list of web origins, such as
@@ -133,6 +136,9 @@ func (c Config) validate() error {
 	}
 	if c.Heartbeat <= 0 {
 		errs = append(errs, fmt.Errorf("CHAT_HEARTBEAT=%s: must be positive", c.Heartbeat))
+	}
+	if c.StartupTimeout < 0 {
+		errs = append(errs, fmt.Errorf("CHAT_STARTUP_TIMEOUT=%s: must be 0 (try once) or more", c.StartupTimeout))
 	}
 	if c.MemoryLimit < 0 {
 		errs = append(errs, fmt.Errorf("CHAT_MEMORY_LIMIT=%d: must be 0 (no cap) or more bytes", c.MemoryLimit))

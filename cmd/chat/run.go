@@ -12,6 +12,9 @@ import (
 	"net/http"
 	"time"
 
+	sdk "github.com/momentohq/client-sdk-go/momento"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sessionchat/sessionchat/chat"
 	"github.com/sessionchat/sessionchat/handlers"
 	"github.com/sessionchat/sessionchat/memory"
@@ -50,6 +53,7 @@ func run(ctx context.Context, cfg Config, logOut io.Writer, onListen func(addr s
 	streams, endStreams := context.WithCancel(context.WithoutCancel(ctx))
 	defer endStreams()
 	h := handlers.New(log, svc, hub, handlers.Options{
+		Metrics:             be.metrics,
 		Streams:             streams,
 		HistoryTTL:          cfg.HistoryTTL,
 		Heartbeat:           cfg.Heartbeat,
@@ -128,27 +132,22 @@ func run(ctx context.Context, cfg Config, logOut io.Writer, onListen func(addr s
 // backend is the store cfg names and, for a store that many instances
 // share, the relay between them.
 type backend struct {
-	store chat.Store
-	relay chat.Relay                        // nil on a single instance
-	run   func(context.Context, chat.Inbox) // with relay: hands in what others store, until ctx ends
-	close func()                            // after run has returned
+	store   chat.Store
+	relay   chat.Relay                        // nil on a single instance
+	run     func(context.Context, chat.Inbox) // with relay: hands in what others store, until ctx ends
+	metrics []prometheus.Collector            // the store's own, for /metrics
+	close   func()                            // after run has returned
 }
 
 // openBackend opens the store cfg names.
 func openBackend(ctx context.Context, cfg Config, log *slog.Logger) (backend, error) {
 	if cfg.Store != "momento" {
 		mem := memory.New(memory.Options{TTL: cfg.HistoryTTL, Limit: cfg.HistoryLimit, MaxBytes: cfg.MemoryLimit, Log: log})
-		return backend{store: mem, close: mem.Close}, nil
+		return backend{store: mem, metrics: []prometheus.Collector{memoryCollector{mem}}, close: mem.Close}, nil
 	}
-	mb, err := momento.Open(ctx, momento.Config{
-		APIKey:   cfg.MomentoAPIKey,
-		Endpoint: cfg.MomentoEndpoint,
-		Cache:    cfg.MomentoCache,
-		TTL:      cfg.HistoryTTL,
-		Limit:    cfg.HistoryLimit,
-	}, log)
+	mb, err := openMomento(ctx, cfg, log)
 	if err != nil {
-		return backend{}, fmt.Errorf("CHAT_STORE=momento: %w", err)
+		return backend{}, err
 	}
 	b, err := mb.NewBroker()
 	if err != nil {
@@ -156,4 +155,55 @@ func openBackend(ctx context.Context, cfg Config, log *slog.Logger) (backend, er
 		return backend{}, fmt.Errorf("CHAT_STORE=momento: %w", err)
 	}
 	return backend{store: mb.Store(), relay: b, run: b.Run, close: func() { b.Close(); mb.Close() }}, nil
+}
+
+// openMomento connects to Momento, retrying with backoff for
+// cfg.StartupTimeout while it cannot be reached: instances and a local
+// Momento server may start together.
+func openMomento(ctx context.Context, cfg Config, log *slog.Logger) (*momento.Backend, error) {
+	where := "CHAT_MOMENTO_ENDPOINT=" + cfg.MomentoEndpoint
+	if cfg.MomentoEndpoint == "" {
+		where = "the endpoints of MOMENTO_API_KEY"
+	}
+	deadline := time.Now().Add(cfg.StartupTimeout)
+	wait := 100 * time.Millisecond
+	for {
+		mb, err := momento.Open(ctx, momento.Config{
+			APIKey:   cfg.MomentoAPIKey,
+			Endpoint: cfg.MomentoEndpoint,
+			Cache:    cfg.MomentoCache,
+			TTL:      cfg.HistoryTTL,
+			Limit:    cfg.HistoryLimit,
+		}, log)
+		if err == nil {
+			return mb, nil
+		}
+		if !unreachable(err) {
+			return nil, fmt.Errorf("CHAT_STORE=momento: %w", err)
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return nil, fmt.Errorf("CHAT_STORE=momento: %s did not answer within CHAT_STARTUP_TIMEOUT=%s: %w", where, cfg.StartupTimeout, err)
+		}
+		log.Warn("momento: not reachable yet; retrying", "endpoint", cmp.Or(cfg.MomentoEndpoint, "from MOMENTO_API_KEY"), "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("CHAT_STORE=momento: %s: %w", where, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// unreachable reports whether err says Momento could not be reached (as
+// opposed to refusing the request: a bad key, a bad setting).
+func unreachable(err error) bool {
+	var me sdk.MomentoError
+	if !errors.As(err, &me) {
+		return false
+	}
+	switch me.Code() {
+	case sdk.ConnectionError, sdk.ServerUnavailableError, sdk.TimeoutError:
+		return true
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +76,30 @@ func TestRunFailsOnABusyAddress(t *testing.T) {
 	cfg.Addr = serve(t, cfg)
 	if err := run(t.Context(), cfg, io.Discard, nil); err == nil || !strings.Contains(err.Error(), "CHAT_ADDR") {
 		t.Errorf("run on a busy address: %v, want an error naming CHAT_ADDR", err)
+	}
+}
+
+// An operator of CHAT_MEMORY_LIMIT sees what the memory store holds.
+func TestMetricsShowTheMemoryStore(t *testing.T) {
+	base := "http://" + serve(t, Config{Store: "memory", HistoryTTL: time.Hour, HistoryLimit: 500,
+		MemoryLimit: 1 << 20, Heartbeat: time.Hour, ReadHeaderTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+	resp, err := http.Post(base+"/api/rooms/lobby/messages", "application/json", strings.NewReader(`{"username":"a","message":"hello"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"chat_memory_store_rooms 1\n", "chat_memory_store_evictions_total 0\n"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^chat_memory_store_bytes [1-9]`).Match(body) {
+		t.Errorf("/metrics shows no bytes held after a post")
 	}
 }
