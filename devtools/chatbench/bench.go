@@ -276,6 +276,49 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	b, err := newBench(cfg)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Target: cfg.Target, Room: cfg.Room, Streams: cfg.Streams, Rate: cfg.Rate}
+	if lim, err := raiseNoFile(uint64(cfg.Streams+cfg.Posters) + 1024); err == nil {
+		res.RaisedFileLimitTo = lim
+	} else {
+		b.progress("could not raise the open-file limit: %v", err)
+	}
+
+	// A stream or poster that meets an error the run cannot survive ends
+	// the run through b.fatal, with that error as the cause.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var fatalOnce sync.Once
+	b.fatal = func(err error) { fatalOnce.Do(func() { cancel(err) }) }
+
+	before := b.sample()
+	stopStreams, err := b.connect(ctx, res)
+	if err != nil {
+		return nil, err
+	}
+	defer stopStreams()
+	idle, err := b.settle(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := b.load(ctx)
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	// The streams' counters are read only once their readers have stopped.
+	stopStreams()
+	b.tally(res, w)
+	b.cost(res, before, idle, w)
+	return res, nil
+}
+
+// newBench checks that cfg (defaults applied) drives a loopback server
+// and sizes the run's bookkeeping: the posts to expect, and a bitset of
+// them per stream, refusing a run whose bitsets would pass 1 GB.
+func newBench(cfg Config) (*bench, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || u.Scheme != "http" || u.Host == "" {
 		return nil, fmt.Errorf("-url %q: want http://127.0.0.1:PORT", cfg.URL)
@@ -314,45 +357,40 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if b.srcIPs == 0 && cfg.Streams+cfg.Posters > 20_000 {
 		b.srcIPs = (cfg.Streams + cfg.Posters + 19_999) / 20_000
 	}
+	return b, nil
+}
 
-	res := &Result{Target: cfg.Target, Room: cfg.Room, Streams: cfg.Streams, Rate: cfg.Rate}
-	if lim, err := raiseNoFile(uint64(cfg.Streams+cfg.Posters) + 1024); err == nil {
-		res.RaisedFileLimitTo = lim
-	} else {
-		b.progress("could not raise the open-file limit: %v", err)
+// sample reads the server's RSS and CPU, or nothing without a pid; an
+// error is noted for the report and gives a zero sample.
+func (b *bench) sample() procSample {
+	if b.cfg.PID == 0 {
+		return procSample{}
 	}
-
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var fatalOnce sync.Once
-	b.fatal = func(err error) { fatalOnce.Do(func() { cancel(err) }) }
-
-	sample := func() procSample {
-		if cfg.PID == 0 {
-			return procSample{}
-		}
-		s, err := readProc(cfg.PID)
-		if err != nil {
-			b.noteError(fmt.Errorf("reading /proc/%d: %w", cfg.PID, err))
-		}
-		return s
+	s, err := readProc(b.cfg.PID)
+	if err != nil {
+		b.noteError(fmt.Errorf("reading /proc/%d: %w", b.cfg.PID, err))
 	}
-	before := sample()
-	res.RSSBefore = before.RSS
+	return s
+}
 
-	// Open the streams. Their context ends when they are stopped, so
-	// that nothing of theirs waits on.
-	streams := make([]*stream, cfg.Streams)
+// connect opens every stream, with epoll pollers or a goroutine each,
+// and waits until all are up, setting res.ConnectTime. The returned stop
+// (idempotent) ends the streams and returns once their readers have
+// stopped; on an error connect has stopped them itself.
+func (b *bench) connect(ctx context.Context, res *Result) (stop func(), err error) {
+	streams := make([]*stream, b.cfg.Streams)
 	for i := range streams {
 		streams[i] = newStream(b, i)
 	}
 	b.streams = streams
+	// The streams' context ends when they are stopped, so that nothing
+	// of theirs waits on.
 	sctx, endStreams := context.WithCancel(ctx)
-	defer endStreams()
 	start := time.Now()
 	var stopIO func()
-	if cfg.IO == "epoll" {
-		if stopIO, err = runPollers(sctx, b, cfg.Pollers); err != nil {
+	if b.cfg.IO == "epoll" {
+		if stopIO, err = runPollers(sctx, b, b.cfg.Pollers); err != nil {
+			endStreams()
 			return nil, err
 		}
 	} else {
@@ -367,75 +405,86 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			wg.Wait()
 		}
 	}
-	stopStreams := sync.OnceFunc(func() {
+	stop = sync.OnceFunc(func() {
 		b.stopping.Store(true)
 		endStreams()
 		stopIO()
 	})
-	defer stopStreams()
 	if err := b.waitReady(ctx, start); err != nil {
+		stop()
 		return nil, err
 	}
 	res.ConnectTime = time.Since(start)
-	b.progress("%s: %d streams up in %.1fs", cfg.Target, cfg.Streams, res.ConnectTime.Seconds())
-	if cfg.Settle > 0 {
-		if err := sleepCtx(ctx, cfg.Settle); err != nil {
-			return nil, context.Cause(ctx)
+	b.progress("%s: %d streams up in %.1fs", b.cfg.Target, b.cfg.Streams, res.ConnectTime.Seconds())
+	return stop, nil
+}
+
+// settle leaves the streams idle for cfg.Settle and then samples the
+// server, for its RSS with every stream up and idle.
+func (b *bench) settle(ctx context.Context) (procSample, error) {
+	if b.cfg.Settle > 0 {
+		if err := sleepCtx(ctx, b.cfg.Settle); err != nil {
+			return procSample{}, context.Cause(ctx)
 		}
 	}
-	idle := sample()
-	res.RSSIdle = idle.RSS
-	if cfg.Streams > 0 && idle.RSS > 0 {
-		res.RSSPerIdleStream = float64(idle.RSS-before.RSS) / float64(cfg.Streams)
-	}
+	return b.sample(), nil
+}
 
-	// Post, then wait for the deliveries.
+// window is what the load phase saw. Times are b.now() values.
+type window struct {
+	t0      int64 // the first post
+	postEnd int64 // the last post answered (or given up)
+	end     int64 // the drain over
+	stalled bool  // deliveries stopped short of every accepted post on every stream
+	after   procSample
+	toolCPU time.Duration // the tool's own CPU during the window
+	busy    time.Duration // all the machine's busy CPU during the window
+}
+
+// load posts, then drains the deliveries, and samples the server, the
+// tool and the machine around both.
+func (b *bench) load(ctx context.Context) window {
 	toolBefore, busyBefore := selfCPU(), machineBusy()
-	t0 := b.now()
-	b.lastRecv.Store(t0)
-	b.post(ctx, t0)
-	postEnd := b.now()
-	res.Stalled = !b.drain(ctx)
-	end := b.now()
-	after := sample()
-	res.ToolCPU = selfCPU() - toolBefore
-	busy := machineBusy() - busyBefore
-	if err := context.Cause(ctx); err != nil {
-		return nil, err
-	}
-	stopStreams()
+	w := window{t0: b.now()}
+	b.lastRecv.Store(w.t0)
+	b.post(ctx, w.t0)
+	w.postEnd = b.now()
+	w.stalled = !b.drain(ctx)
+	w.end = b.now()
+	w.after = b.sample()
+	w.toolCPU = selfCPU() - toolBefore
+	w.busy = machineBusy() - busyBefore
+	return w
+}
 
-	// Tally.
+// tally fills res with the posts, deliveries, latencies, each stream's
+// correctness and the errors seen. The streams must have stopped.
+func (b *bench) tally(res *Result, w window) {
+	res.Stalled = w.stalled
 	res.Attempted = b.attempted.Load()
 	res.Accepted = b.accepts.Load()
 	res.PostErrors = b.failures.Load()
-	if last := b.lastAck.Load(); res.Accepted > 0 && last > t0 {
-		res.PostsPerSec = float64(res.Accepted) / time.Duration(last-t0).Seconds()
+	if last := b.lastAck.Load(); res.Accepted > 0 && last > w.t0 {
+		res.PostsPerSec = float64(res.Accepted) / time.Duration(last-w.t0).Seconds()
 	}
 	res.PostP50, res.PostP99 = b.postLat.quantile(0.5), b.postLat.quantile(0.99)
 	res.Deliveries = b.deliveries.Load()
-	res.Expected = res.Accepted * int64(cfg.Streams)
-	res.Window = time.Duration(max(b.lastRecv.Load(), postEnd) - t0)
+	res.Expected = res.Accepted * int64(b.cfg.Streams)
+	res.Window = time.Duration(max(b.lastRecv.Load(), w.postEnd) - w.t0)
 	if res.Window > 0 {
 		res.DeliveriesPerSec = float64(res.Deliveries) / res.Window.Seconds()
 	}
-	var lat histogram
-	for i := range b.lat {
-		lat.merge(&b.lat[i])
-	}
+	lat := mergeShards(&b.lat)
 	res.P50, res.P90, res.P99 = lat.quantile(0.50), lat.quantile(0.90), lat.quantile(0.99)
 	res.Max = time.Duration(lat.max.Load())
-	var readLat histogram
-	for i := range b.readLat {
-		readLat.merge(&b.readLat[i])
-	}
+	readLat := mergeShards(&b.readLat)
 	res.ReadP50, res.ReadP99 = readLat.quantile(0.50), readLat.quantile(0.99)
 	res.ReadMax = time.Duration(readLat.max.Load())
 	acked := make([]uint64, b.words)
 	for i := range acked {
 		acked[i] = b.acked[i].Load()
 	}
-	for _, s := range streams {
+	for _, s := range b.streams {
 		lost := s.lost(acked)
 		res.Lost += lost
 		if lost > 0 {
@@ -448,25 +497,47 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Resumed += s.resumes
 		res.Unrecovered += s.unrecovered
 	}
-	if cfg.PID != 0 {
-		res.RSSAfter = after.RSS
-		res.ServerCPU = after.CPU - idle.CPU
+	b.errMu.Lock()
+	res.FirstErrors = append(res.FirstErrors, b.errors...)
+	b.errMu.Unlock()
+}
+
+// mergeShards is one histogram of all the shards' counts.
+func mergeShards(shards *[histShards]histogram) *histogram {
+	h := new(histogram)
+	for i := range shards {
+		h.merge(&shards[i])
+	}
+	return h
+}
+
+// cost fills res with what the run cost: the server's RSS before any
+// stream, with every stream idle, and at the end; its CPU over the
+// window (from idle, so the connecting is left out) per delivery; and
+// the tool's and the other processes' share of the CPU meanwhile. The
+// server's figures need cfg.PID; tally must have run.
+func (b *bench) cost(res *Result, before, idle procSample, w window) {
+	res.RSSBefore = before.RSS
+	res.RSSIdle = idle.RSS
+	if b.cfg.Streams > 0 && idle.RSS > 0 {
+		res.RSSPerIdleStream = float64(idle.RSS-before.RSS) / float64(b.cfg.Streams)
+	}
+	res.ToolCPU = w.toolCPU
+	if b.cfg.PID != 0 {
+		res.RSSAfter = w.after.RSS
+		res.ServerCPU = w.after.CPU - idle.CPU
 		if res.Deliveries > 0 {
 			res.CPUPerDelivery = res.ServerCPU / time.Duration(res.Deliveries)
 		}
 	}
-	wall := time.Duration(end - t0).Seconds()
+	wall := time.Duration(w.end - w.t0).Seconds()
 	if wall > 0 {
 		res.ServerCPUPercent = 100 * res.ServerCPU.Seconds() / wall
 		res.ToolCPUPercent = 100 * res.ToolCPU.Seconds() / wall
-		if cfg.PID != 0 && busy > 0 {
-			res.OtherCPUPercent = max(0, 100*(busy-res.ServerCPU-res.ToolCPU).Seconds()/wall)
+		if b.cfg.PID != 0 && w.busy > 0 {
+			res.OtherCPUPercent = max(0, 100*(w.busy-res.ServerCPU-res.ToolCPU).Seconds()/wall)
 		}
 	}
-	b.errMu.Lock()
-	res.FirstErrors = append(res.FirstErrors, b.errors...)
-	b.errMu.Unlock()
-	return res, nil
 }
 
 // runBudget bounds how long Run takes with cfg (defaults applied): every
