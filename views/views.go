@@ -65,27 +65,31 @@ func (v RoomView) ExpiresAt() time.Time {
 	return v.Messages[len(v.Messages)-1].Time.Add(v.TTL)
 }
 
-// Paths the pages link and post to. Room names are already restricted to
-// URL-safe characters; escaping keeps that an invariant of the views too.
-func roomPath(r chat.Room) string { return "/rooms/" + url.PathEscape(string(r)) }
+// The paths of a room, built here only: the pages link and post to them
+// and the handlers redirect to them. Room names are already restricted to
+// URL-safe characters; escaping keeps that an invariant of the paths too.
+
+// RoomPath is the page of room r, full size or embedded.
+func RoomPath(r chat.Room, embed bool) string {
+	if embed {
+		return "/embed/" + url.PathEscape(string(r))
+	}
+	return "/rooms/" + url.PathEscape(string(r))
+}
+
+// APIPath is the API resource of room r: "/messages" or "/events" follow.
+func APIPath(r chat.Room) string { return "/api/rooms/" + url.PathEscape(string(r)) }
 
 // formAction is where the page's form posts without JavaScript; the
 // answer redirects back to the same page, embedded or not.
-func formAction(v RoomView) string {
-	if v.Embed {
-		return "/embed/" + url.PathEscape(string(v.Room)) + "/messages"
-	}
-	return roomPath(v.Room) + "/messages"
-}
+func formAction(v RoomView) string { return RoomPath(v.Room, v.Embed) + "/messages" }
 
-func apiMessagesPath(r chat.Room) string {
-	return "/api/rooms/" + url.PathEscape(string(r)) + "/messages"
-}
+func apiMessagesPath(r chat.Room) string { return APIPath(r) + "/messages" }
 
 // eventsURL is the stream of room v, starting after its last rendered
 // message so the page never shows a message twice.
 func eventsURL(v RoomView) string {
-	u := "/api/rooms/" + url.PathEscape(string(v.Room)) + "/events"
+	u := APIPath(v.Room) + "/events"
 	if id := v.LastID(); id != "" {
 		u += "?after=" + url.QueryEscape(id)
 	}
