@@ -169,7 +169,23 @@ func publish(t *testing.T, tc momento.TopicClient, topic string, value momento.T
 	}
 }
 
+// subscribe subscribes; a fresh subscription's opening discontinuity
+// (see TestFreshSubscribe) is read and checked here, so the next event is
+// the topic's latest retained item, if any, or what comes next.
 func subscribe(t *testing.T, tc momento.TopicClient, req momento.TopicSubscribeRequest) momento.TopicSubscription {
+	t.Helper()
+	sub := subscribeRaw(t, tc, req)
+	if req.ResumeAtTopicSequenceNumber == 0 {
+		d := nextDiscontinuity(t, sub)
+		if d.GetLastKnownSequenceNumber() != 0 || d.GetNewSequencePage() == 0 {
+			t.Fatalf("fresh subscription: got discontinuity %+v, want last 0 and a page", d)
+		}
+	}
+	return sub
+}
+
+// subscribeRaw subscribes and leaves every event to the caller.
+func subscribeRaw(t *testing.T, tc momento.TopicClient, req momento.TopicSubscribeRequest) momento.TopicSubscription {
 	t.Helper()
 	if req.CacheName == "" {
 		req.CacheName = testCache
@@ -705,6 +721,68 @@ func TestPublishSubscribe(t *testing.T) {
 	waitFor(t, "one subscriber left", func() bool { return s.Subscribers(testCache, "room") == 1 })
 	if n := s.SubscribeCalls(); n != 2 {
 		t.Errorf("SubscribeCalls: got %d, want 2", n)
+	}
+}
+
+// TestFreshSubscribe checks what a subscription without a resume point
+// gets: a heartbeat (the SDK's Subscribe consumes it, and fails without
+// it), a discontinuity giving the page, then the latest retained item, then
+// what is published.
+func TestFreshSubscribe(t *testing.T) {
+	// No periodic heartbeats, so that the events below are all there is.
+	_, _, tc := startWithCache(t, momentotest.WithHeartbeat(time.Minute))
+	for _, m := range []string{"m1", "m2", "m3"} {
+		publish(t, tc, "room", momento.String(m))
+	}
+	sub := subscribeRaw(t, tc, momento.TopicSubscribeRequest{TopicName: "room"})
+	d := nextDiscontinuity(t, sub)
+	if d.GetLastKnownSequenceNumber() != 0 || d.GetNewSequenceNumber() != 2 || d.GetNewSequencePage() == 0 {
+		t.Fatalf("first event: discontinuity %+v, want last 0, new 2 (items resume after it) and a page", d)
+	}
+	if page := wantItems(t, sub, "m3#3"); page != d.GetNewSequencePage() {
+		t.Errorf("latest item on page %d, want the discontinuity's %d", page, d.GetNewSequencePage())
+	}
+	publish(t, tc, "room", momento.String("m4"))
+	wantItems(t, sub, "m4#4")
+
+	// An empty topic: the discontinuity, then the next publish.
+	empty := subscribeRaw(t, tc, momento.TopicSubscribeRequest{TopicName: "empty"})
+	if d := nextDiscontinuity(t, empty); d.GetLastKnownSequenceNumber() != 0 || d.GetNewSequenceNumber() != 0 || d.GetNewSequencePage() == 0 {
+		t.Fatalf("empty topic: discontinuity %+v, want last 0, new 0 and a page", d)
+	}
+	publish(t, tc, "empty", momento.String("e1"))
+	wantItems(t, empty, "e1#1")
+
+	// Resuming is inclusive, and sends no discontinuity when nothing is
+	// missing: at the last number seen that item comes again.
+	again := subscribeRaw(t, tc, momento.TopicSubscribeRequest{TopicName: "room", ResumeAtTopicSequenceNumber: 4, SequencePage: d.GetNewSequencePage()})
+	wantItems(t, again, "m4#4")
+}
+
+// TestSequencePages checks that pages are small enough for JavaScript
+// numbers (< 2^53; the Node SDK would round nanoseconds) and are seconds,
+// like Momento's 1748358253, growing with each topic reset.
+func TestSequencePages(t *testing.T) {
+	start := time.Now().Unix()
+	s, _, tc := startWithCache(t, momentotest.WithHeartbeat(50*time.Millisecond))
+	sub := subscribe(t, tc, momento.TopicSubscribeRequest{TopicName: "room"})
+	publish(t, tc, "room", momento.String("m1"))
+	page := wantItems(t, sub, "m1#1")
+	var pages []uint64
+	for range 3 {
+		s.ResetTopic(testCache, "room")
+		pages = append(pages, nextDiscontinuity(t, sub).GetNewSequencePage())
+	}
+	// Topics started in one second get the next numbers.
+	end := uint64(time.Now().Unix()) + 4
+	all := append([]uint64{page}, pages...)
+	for i, p := range all {
+		if p >= 1<<53 || p < uint64(start) || p > end {
+			t.Errorf("page %d: %d, want Unix seconds in [%d, %d], below 2^53", i, p, start, end)
+		}
+		if i > 0 && p <= all[i-1] {
+			t.Errorf("page %d: %d, want more than the one before (%d)", i, p, all[i-1])
+		}
 	}
 }
 

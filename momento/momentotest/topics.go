@@ -61,10 +61,14 @@ func (s *Server) topicLocked(ch *cache, name string) *topic {
 	return t
 }
 
-// newPageLocked returns a sequence page greater than any before. Pages come
-// from the wall clock so that they also differ between server processes.
+// newPageLocked returns a sequence page greater than any before. Pages are
+// the wall clock's Unix seconds (like the 1748358253 in Momento's HTTP API
+// docs), bumped past the last page when two topics start in one second:
+// they grow, not one by one, differ between server runs, and stay far
+// below 2^53, so that JavaScript SDKs, which hold them as numbers, keep
+// them exact.
 func (s *Server) newPageLocked() uint64 {
-	p := uint64(time.Now().UnixNano())
+	p := uint64(max(time.Now().Unix(), 1))
 	if p <= s.lastPage {
 		p = s.lastPage + 1
 	}
@@ -172,11 +176,20 @@ func (s *Server) subscribe(c *call, ss grpc.ServerStream) error {
 	}
 	t := s.topicLocked(ch, topicName)
 	cur := cursor{page: t.page, next: t.lastSeq + 1}
+	var fresh *discontinuity
 	if resume > 0 {
 		cur.next = resume
 		if page != 0 {
 			cur.page = page
 		}
+	} else {
+		// A fresh subscription starts with the latest retained item, after
+		// a discontinuity that tells it the page (and the number after which
+		// items come).
+		if len(t.ring) > 0 {
+			cur.next = t.lastSeq
+		}
+		fresh = &discontinuity{last: 0, next: cur.next - 1, page: t.page}
 	}
 	sub := &subscription{cache: cacheName, topic: topicName, done: make(chan struct{})}
 	s.subs[sub] = struct{}{}
@@ -191,6 +204,11 @@ func (s *Server) subscribe(c *call, ss grpc.ServerStream) error {
 	// The SDK's Subscribe waits for this first heartbeat.
 	if err := st.heartbeat(); err != nil {
 		return err
+	}
+	if fresh != nil {
+		if err := st.discontinuity(fresh); err != nil {
+			return err
+		}
 	}
 	timer := time.NewTimer(s.opts.heartbeat)
 	defer timer.Stop()
