@@ -2,6 +2,7 @@ package momentotest
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -260,6 +261,48 @@ func (s *Server) delete(c *call) (*dynamicpb.Message, error) {
 	return c.response(), nil
 }
 
+// IncrementTTL is what Increment does to the TTL of an item that exists.
+// Its request carries a ttl_milliseconds and no refresh flag, and Momento
+// does not document the answer; see [WithIncrementTTL].
+type IncrementTTL int
+
+const (
+	// IncrementKeepTTL keeps an existing item's expiry: the TTL applies
+	// only when the increment creates the item. The default.
+	IncrementKeepTTL IncrementTTL = iota
+	// IncrementRefreshTTL sets the expiry to now+ttl on every increment.
+	IncrementRefreshTTL
+)
+
+// String returns "keep" or "refresh".
+func (m IncrementTTL) String() string {
+	switch m {
+	case IncrementKeepTTL:
+		return "keep"
+	case IncrementRefreshTTL:
+		return "refresh"
+	}
+	return "IncrementTTL(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ParseIncrementTTL parses "keep" or "refresh".
+func ParseIncrementTTL(s string) (IncrementTTL, error) {
+	switch s {
+	case "keep":
+		return IncrementKeepTTL, nil
+	case "refresh":
+		return IncrementRefreshTTL, nil
+	}
+	return 0, fmt.Errorf("momentotest: increment TTL %q is neither keep nor refresh", s)
+}
+
+// WithIncrementTTL selects what Increment does to an existing item's TTL
+// (default [IncrementKeepTTL]), so that code can be tested under both
+// behaviours.
+func WithIncrementTTL(m IncrementTTL) Option {
+	return func(o *options) { o.incrementTTL = m }
+}
+
 func (s *Server) increment(c *call) (*dynamicpb.Message, error) {
 	key := getBytes(c.req, "cache_key")
 	amount := getInt(c.req, "amount")
@@ -275,9 +318,13 @@ func (s *Server) increment(c *call) (*dynamicpb.Message, error) {
 	}
 	now := s.opts.now()
 	var old int64
+	expires := now.Add(ttl)
 	if it := ch.live(string(key), now); it != nil {
 		if it.isList {
 			return nil, errWrongType(string(key))
+		}
+		if s.opts.incrementTTL == IncrementKeepTTL {
+			expires = it.expires
 		}
 		old, err = strconv.ParseInt(string(it.value), 10, 64)
 		if err != nil {
@@ -291,7 +338,7 @@ func (s *Server) increment(c *call) (*dynamicpb.Message, error) {
 			"Increment failed: %d + %d overflows a signed 64-bit integer", old, amount)
 	}
 	value := []byte(strconv.FormatInt(sum, 10))
-	ch.items[string(key)] = &item{value: value, size: len(key) + len(value), expires: now.Add(ttl)}
+	ch.items[string(key)] = &item{value: value, size: len(key) + len(value), expires: expires}
 	resp := c.response()
 	set(resp, "value", protoreflect.ValueOfInt64(sum))
 	return resp, nil

@@ -441,20 +441,6 @@ func TestIncrement(t *testing.T) {
 		t.Errorf("Get(n): got %q, %v; want the decimal string -1000", v, ok)
 	}
 
-	// Every increment sets the expiry to now+ttl.
-	clock.Advance(6 * time.Second)
-	if _, err := increment(cc, ctx, "n", 1, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	clock.Advance(6 * time.Second)
-	if v, ok := get(t, cc, "n"); !ok || v != "-999" {
-		t.Errorf("Get(n) 6s after the last increment: got %q, %v; want -999", v, ok)
-	}
-	clock.Advance(5 * time.Second)
-	if _, ok := get(t, cc, "n"); ok {
-		t.Errorf("Get(n) 11s after the last increment: got a hit, want expired")
-	}
-
 	if _, err := cc.Set(ctx, &momento.SetRequest{CacheName: testCache, Key: momento.String("s"), Value: momento.String("10")}); err != nil {
 		t.Fatal(err)
 	}
@@ -476,6 +462,62 @@ func TestIncrement(t *testing.T) {
 	push(t, cc, "list", "x", 0, nil)
 	_, err = increment(cc, ctx, "list", 1, time.Minute)
 	wantErrCode(t, "Increment of a list", err, momento.FailedPreconditionError)
+}
+
+// TestIncrementTTL checks both WithIncrementTTL behaviours on an existing
+// counter: keep (the default) and refresh.
+func TestIncrementTTL(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []momentotest.Option
+		// whether the counter, made at 0s with a 10s TTL and incremented at
+		// 6s with a 1m TTL, is alive at 12s
+		at12 bool
+	}{
+		{"default keeps", nil, false},
+		{"keep", []momentotest.Option{momentotest.WithIncrementTTL(momentotest.IncrementKeepTTL)}, false},
+		{"refresh", []momentotest.Option{momentotest.WithIncrementTTL(momentotest.IncrementRefreshTTL)}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			_, cc, _ := startWithCache(t, append(tc.opts, momentotest.WithClock(clock.Now))...)
+			ctx := t.Context()
+			if _, err := increment(cc, ctx, "n", 1, 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(6 * time.Second)
+			// A later increment's own TTL is ignored by keep, even if longer.
+			if got, err := increment(cc, ctx, "n", 1, time.Minute); err != nil || got != 2 {
+				t.Fatalf("second Increment: got %d, %v; want 2", got, err)
+			}
+			clock.Advance(6 * time.Second) // 12s
+			if _, ok := get(t, cc, "n"); ok != tc.at12 {
+				t.Errorf("Get(n) at 12s: hit=%v, want %v", ok, tc.at12)
+			}
+			if !tc.at12 {
+				// Expired: the next increment starts a new counter.
+				if got, err := increment(cc, ctx, "n", 1, time.Minute); err != nil || got != 1 {
+					t.Errorf("Increment of the expired counter: got %d, %v; want 1", got, err)
+				}
+				return
+			}
+			clock.Advance(61 * time.Second) // 73s: past 6s + 1m
+			if _, ok := get(t, cc, "n"); ok {
+				t.Errorf("Get(n) a minute after the refresh: got a hit, want expired")
+			}
+		})
+	}
+	if _, err := momentotest.New(momentotest.WithIncrementTTL(7)); err == nil {
+		t.Error("New(WithIncrementTTL(7)): got no error")
+	}
+	for _, s := range []string{"keep", "refresh"} {
+		if m, err := momentotest.ParseIncrementTTL(s); err != nil || m.String() != s {
+			t.Errorf("ParseIncrementTTL(%q) = %v, %v", s, m, err)
+		}
+	}
+	if _, err := momentotest.ParseIncrementTTL("sometimes"); err == nil {
+		t.Error("ParseIncrementTTL(sometimes): got no error")
+	}
 }
 
 func TestSetIf(t *testing.T) {

@@ -59,12 +59,13 @@ func DefaultLimits() Limits {
 }
 
 type options struct {
-	now       func() time.Time
-	heartbeat time.Duration
-	retention int
-	limits    Limits
-	authToken string
-	log       *slog.Logger
+	now          func() time.Time
+	heartbeat    time.Duration
+	retention    int
+	limits       Limits
+	incrementTTL IncrementTTL
+	authToken    string
+	log          *slog.Logger
 }
 
 // Option configures a Server.
@@ -156,10 +157,11 @@ type fault struct {
 // New returns a server that is not listening yet; see [Server.Listen].
 func New(opts ...Option) (*Server, error) {
 	o := options{
-		now:       time.Now,
-		heartbeat: time.Second,
-		retention: 100,
-		limits:    DefaultLimits(),
+		now:          time.Now,
+		heartbeat:    time.Second,
+		retention:    100,
+		limits:       DefaultLimits(),
+		incrementTTL: IncrementKeepTTL,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -171,6 +173,8 @@ func New(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("momentotest: heartbeat %v must be positive", o.heartbeat)
 	case o.retention < 0:
 		return nil, fmt.Errorf("momentotest: retention %d must not be negative", o.retention)
+	case o.incrementTTL != IncrementKeepTTL && o.incrementTTL != IncrementRefreshTTL:
+		return nil, fmt.Errorf("momentotest: unknown IncrementTTL %d", o.incrementTTL)
 	}
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
