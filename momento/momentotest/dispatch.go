@@ -114,6 +114,7 @@ func (s *Server) handle(_ any, ss grpc.ServerStream) (err error) {
 	if path == subscribePath {
 		s.subscribeCalls.Add(1)
 	}
+	s.countCall(path[strings.LastIndex(path, "/")+1:])
 	md, err := s.lookup(path)
 	if err != nil {
 		return err
@@ -135,14 +136,23 @@ func (s *Server) handle(_ any, ss grpc.ServerStream) (err error) {
 	if !ok || md.IsStreamingClient() || md.IsStreamingServer() {
 		return status.Errorf(codes.Unimplemented, "momentotest does not implement %s", path)
 	}
-	if needsCache && c.header("cache") == "" {
-		return errorf(codes.InvalidArgument, "", "Missing required header: cache")
+	kind := kindOf(path)
+	if err := s.admitRate(kind, string(md.Name())); err != nil {
+		return err
 	}
-	resp, err := h(c)
+	resp, err := s.serveUnary(c, h, needsCache)
+	s.bill(kind, c, resp, err)
 	if err != nil {
 		return err
 	}
 	return ss.SendMsg(resp)
+}
+
+func (s *Server) serveUnary(c *call, h unaryFunc, needsCache bool) (*dynamicpb.Message, error) {
+	if needsCache && c.header("cache") == "" {
+		return nil, errorf(codes.InvalidArgument, "", "Missing required header: cache")
+	}
+	return h(c)
 }
 
 // lookup finds the method descriptor for a gRPC path such as

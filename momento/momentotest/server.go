@@ -59,20 +59,23 @@ func DefaultLimits() Limits {
 }
 
 type options struct {
-	now          func() time.Time
-	heartbeat    time.Duration
-	retention    int
-	limits       Limits
-	incrementTTL IncrementTTL
-	authToken    string
-	log          *slog.Logger
+	now              func() time.Time
+	heartbeat        time.Duration
+	retention        int
+	limits           Limits
+	quotas           Quotas
+	consistentFactor int64
+	incrementTTL     IncrementTTL
+	authToken        string
+	log              *slog.Logger
 }
 
 // Option configures a Server.
 type Option func(*options)
 
-// WithClock sets the clock used for TTLs and expiry (default time.Now).
-// Heartbeats use real time.
+// WithClock sets the clock used for TTLs, expiry and the refill of the
+// [WithQuotas] token buckets (default time.Now). Heartbeats use real time,
+// and sequence pages the wall clock.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }
@@ -143,6 +146,11 @@ type Server struct {
 	faultMu sync.Mutex
 	faults  map[string]fault // by short method name
 
+	meterMu     sync.Mutex // guards the meter and the quota buckets
+	usage       Usage
+	cacheBucket *bucket // nil: unlimited
+	topicBucket *bucket // nil: unlimited
+
 	mu       sync.Mutex // guards the data below
 	caches   map[string]*cache
 	subs     map[*subscription]struct{}
@@ -157,11 +165,12 @@ type fault struct {
 // New returns a server that is not listening yet; see [Server.Listen].
 func New(opts ...Option) (*Server, error) {
 	o := options{
-		now:          time.Now,
-		heartbeat:    time.Second,
-		retention:    100,
-		limits:       DefaultLimits(),
-		incrementTTL: IncrementKeepTTL,
+		now:              time.Now,
+		heartbeat:        time.Second,
+		retention:        100,
+		limits:           DefaultLimits(),
+		consistentFactor: DefaultConsistentFactor,
+		incrementTTL:     IncrementKeepTTL,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -173,18 +182,32 @@ func New(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("momentotest: heartbeat %v must be positive", o.heartbeat)
 	case o.retention < 0:
 		return nil, fmt.Errorf("momentotest: retention %d must not be negative", o.retention)
+	case o.consistentFactor < 1:
+		return nil, fmt.Errorf("momentotest: consistent read factor %d must be at least 1", o.consistentFactor)
 	case o.incrementTTL != IncrementKeepTTL && o.incrementTTL != IncrementRefreshTTL:
 		return nil, fmt.Errorf("momentotest: unknown IncrementTTL %d", o.incrementTTL)
+	}
+	cacheBucket, err := newBucket("cache", o.quotas.CacheRate, o.quotas.CacheBurst)
+	if err != nil {
+		return nil, err
+	}
+	topicBucket, err := newBucket("topic", o.quotas.TopicRate, o.quotas.TopicBurst)
+	if err != nil {
+		return nil, err
 	}
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{
-		opts:   o,
-		faults: make(map[string]fault),
-		caches: make(map[string]*cache),
-		subs:   make(map[*subscription]struct{}),
-	}, nil
+	s := &Server{
+		opts:        o,
+		faults:      make(map[string]fault),
+		caches:      make(map[string]*cache),
+		subs:        make(map[*subscription]struct{}),
+		cacheBucket: cacheBucket,
+		topicBucket: topicBucket,
+	}
+	s.usage = newUsage(o.now())
+	return s, nil
 }
 
 // Start starts a server on 127.0.0.1 with a free port and closes it when

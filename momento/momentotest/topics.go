@@ -229,6 +229,9 @@ func (s *Server) subscribe(c *call, ss grpc.ServerStream) error {
 			}
 		}
 		for _, it := range items {
+			// Billed before it is sent, so that a test that has received an
+			// item sees it in the meter.
+			s.billDelivery(len(it.text) + len(it.binary))
 			if err := st.item(it, cur.page); err != nil {
 				return err
 			}
