@@ -47,15 +47,15 @@ func tokenClaims(r *http.Request) (c auth.Claims, ok bool) {
 
 // canRead lets through requests whose token may read the route's room.
 // The request's context ends when the token does (plus the leeway of the
-// check), so a stream ends with its token and cannot resume without a
-// new one.
+// check), with auth.ErrExpired as its cause, so a stream ends with its
+// token and cannot resume without a new one.
 func (g *gate) canRead(next http.Handler) http.Handler {
 	if g == nil {
 		return next
 	}
 	return g.require(auth.Claims.CanRead, errCannotRead, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := tokenClaims(r)
-		ctx, cancel := context.WithDeadline(r.Context(), c.ExpiresAt.Add(auth.Leeway))
+		ctx, cancel := context.WithDeadlineCause(r.Context(), c.ExpiresAt.Add(auth.Leeway), auth.ErrExpired)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	}))

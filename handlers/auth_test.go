@@ -311,7 +311,7 @@ func TestTokensAreNeverLogged(t *testing.T) {
 	hub := chat.NewHub(chat.HubOptions{Store: mem})
 	t.Cleanup(hub.Close)
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(handlers.New(log, chat.NewService(mem, hub, hub), hub, handlers.Options{AuthSecret: authSecret}))
+	srv := httptest.NewServer(handlers.New(log, chat.NewService(mem, hub, nil), hub, handlers.Options{AuthSecret: authSecret}))
 	a := &app{Server: srv, hub: hub}
 
 	lobby := auth.Rooms{Read: []string{"lobby"}, Write: []string{"lobby"}}
@@ -360,7 +360,7 @@ func TestStreamEndsWhenTheTokenExpires(t *testing.T) {
 		hub := chat.NewHub(chat.HubOptions{Store: mem})
 		defer hub.Close()
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		h := handlers.New(log, chat.NewService(mem, hub, hub), hub, handlers.Options{AuthSecret: authSecret, Heartbeat: time.Hour})
+		h := handlers.New(log, chat.NewService(mem, hub, nil), hub, handlers.Options{AuthSecret: authSecret, Heartbeat: time.Hour})
 
 		start := time.Now()
 		req := httptest.NewRequestWithContext(t.Context(), "GET", "/api/rooms/lobby/events", nil)

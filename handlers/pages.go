@@ -46,11 +46,15 @@ func rememberName(w http.ResponseWriter, name string) {
 }
 
 // render writes a component as a page; it renders to a buffer first so a
-// failure becomes a clean 500.
+// failure becomes a clean 500. Rendering stops when the request's context
+// ends: that is a client gone, not a failure.
 func render(log *slog.Logger, w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
 	var buf bytes.Buffer
 	if err := c.Render(r.Context(), &buf); err != nil {
-		log.Error("render page", "path", r.URL.Path, "err", err)
+		if code, _ := failure(log, r, fmt.Errorf("render page: %w", err)); code == statusClientGone {
+			w.WriteHeader(code)
+			return
+		}
 		http.Error(w, errInternal.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -97,27 +101,22 @@ func handleJoin(log *slog.Logger, hub *chat.Hub, private bool) http.HandlerFunc 
 			var room chat.Room
 			if room, err = chat.ParseRoom(v.Room); err == nil {
 				rememberName(w, name)
-				http.Redirect(w, r, roomPath(room, false), http.StatusSeeOther)
+				http.Redirect(w, r, views.RoomPath(room, false), http.StatusSeeOther)
 				return
 			}
 		}
 		code, msg := failure(log, r, err)
-		if private { // strangers learn no room names
+		switch {
+		case code == statusClientGone:
+			w.WriteHeader(code)
+		case private: // strangers learn no room names
 			render(log, w, r, code, views.LobbyPage(views.LobbyView{Private: true}))
-			return
+		default:
+			v.Rooms = hub.Rooms()
+			v.Error = msg
+			render(log, w, r, code, views.LobbyPage(v))
 		}
-		v.Rooms = hub.Rooms()
-		v.Error = msg
-		render(log, w, r, code, views.LobbyPage(v))
 	}
-}
-
-// roomPath is the page of room, full size or embedded.
-func roomPath(room chat.Room, embed bool) string {
-	if embed {
-		return "/embed/" + string(room)
-	}
-	return "/rooms/" + string(room)
 }
 
 // handleRoom renders a room with its history. ?name= sets the display
@@ -188,7 +187,7 @@ func handleFormPost(log *slog.Logger, svc *chat.Service, posts *postLimiter, ttl
 			var m chat.Message
 			if m, err = svc.Post(r.Context(), room, v.Name, v.Draft); err == nil {
 				rememberName(w, m.Username)
-				to := roomPath(room, embed)
+				to := views.RoomPath(room, embed)
 				if embed {
 					// A third-party frame may not keep the name cookie
 					// (SameSite=Lax): carry the name in the URL.
@@ -199,10 +198,10 @@ func handleFormPost(log *slog.Logger, svc *chat.Service, posts *postLimiter, ttl
 			}
 		}
 		code, msg := failure(log, r, err)
-		if c, ok := tokenClaims(r); ok && !c.CanRead(string(room)) {
+		if c, ok := tokenClaims(r); code == statusClientGone || ok && !c.CanRead(string(room)) {
 			// A token that may post but not read learns nothing of the
 			// room: the error alone, as its GET of the room would get.
-			render(log, w, r, code, views.ErrorPage(code, msg))
+			writePage(log, w, r, code, msg)
 			return
 		}
 		v.Error = msg
