@@ -39,13 +39,29 @@ var scenarios = []scenario{
 	{"cpu", "1,000 streams, 100 posts/s", 1_000, 100, 15 * time.Second, time.Second},
 }
 
+// targetBase is a -compare target: a second chat binary (-base-bin),
+// typically main's before a change, run exactly like targetChat (same
+// environment, same scenarios, its runs interleaved with the chat's) so
+// that one invocation measures the change.
+const targetBase = "base"
+
+// serverKind is the kind of server a -compare target is: the chat for
+// targetBase, else the target itself.
+func serverKind(target string) string {
+	if target == targetBase {
+		return targetChat
+	}
+	return target
+}
+
 // compareConfig is a -compare invocation.
 type compareConfig struct {
 	Scenarios []scenario
-	Targets   []string
+	Targets   []string // targetChat, targetBase, targetCentrifugo
 	Runs      int
 	Quick     bool
 	ChatBin   string
+	BaseBin   string // the chat binary of targetBase
 	CfBin     string
 	Posters   int
 	Size      int
@@ -109,8 +125,9 @@ func waitQuiet(ctx context.Context, pct float64, limit time.Duration, progress i
 }
 
 // compare runs every scenario Runs times against a fresh process of
-// every target, interleaving the targets so that both see the same
-// machine, and prints a markdown table of medians.
+// every target, interleaving the targets so that all see the same
+// machine (in turn, the order reversed every other run so that none
+// always goes first), and prints a markdown table of medians.
 func compare(ctx context.Context, c compareConfig, stdout io.Writer) error {
 	dir, err := os.MkdirTemp("", "chatbench-")
 	if err != nil {
@@ -119,11 +136,22 @@ func compare(ctx context.Context, c compareConfig, stdout io.Writer) error {
 	defer os.RemoveAll(dir)
 	bins := map[string]string{}
 	for _, t := range c.Targets {
+		if _, dup := bins[t]; dup {
+			return fmt.Errorf("-targets: %q twice", t)
+		}
 		switch t {
 		case targetChat:
 			if bins[t], err = chatBinary(ctx, c.ChatBin, dir, c.Progress); err != nil {
 				return err
 			}
+		case targetBase:
+			if c.BaseBin == "" {
+				return errors.New("-targets base needs -base-bin PATH, the chat binary to compare against")
+			}
+			if !isFile(c.BaseBin) {
+				return fmt.Errorf("-base-bin %q: not a file", c.BaseBin)
+			}
+			bins[t] = c.BaseBin
 		case targetCentrifugo:
 			if bins[t], err = centrifugoBinary(c.CfBin); err != nil {
 				return err
@@ -144,7 +172,11 @@ func compare(ctx context.Context, c compareConfig, stdout io.Writer) error {
 	for _, sc := range c.Scenarios {
 		results[sc.Name] = map[string][]*Result{}
 		for run := 1; run <= c.Runs; run++ {
-			for _, t := range c.Targets {
+			order := slices.Clone(c.Targets)
+			if run%2 == 0 {
+				slices.Reverse(order)
+			}
+			for _, t := range order {
 				var best *Result
 				for try := 0; try < 3; try++ {
 					// Let the closed connections and the last server settle,
@@ -199,7 +231,7 @@ func compareRun(ctx context.Context, c compareConfig, sc scenario, target, bin, 
 		dur = min(dur, 5*time.Second)
 	}
 	res, err := Run(ctx, Config{
-		Target:   target,
+		Target:   serverKind(target),
 		URL:      srv.url,
 		APIKey:   srv.apiKey,
 		Streams:  sc.Streams,
@@ -228,8 +260,8 @@ type server struct {
 	done    chan struct{}
 }
 
-// startServer starts target on a free loopback port and waits until it
-// answers its health check.
+// startServer starts target's bin on a free loopback port and waits
+// until it answers its health check.
 func startServer(ctx context.Context, target, bin, dir string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
@@ -242,7 +274,7 @@ func startServer(ctx context.Context, target, bin, dir string) (*server, error) 
 		return nil, err
 	}
 	var health string
-	switch target {
+	switch serverKind(target) {
 	case targetChat:
 		s.cmd = exec.Command(bin)
 		s.cmd.Env = append(os.Environ(),

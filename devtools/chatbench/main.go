@@ -5,10 +5,12 @@
 // correctness: messages lost, duplicated or out of order on any stream,
 // streams dropped and resumed. Given the server's pid it reads its RSS and
 // CPU from /proc. It drives sessionchat and Centrifugo v6 alike, and with
-// -compare starts each in turn and prints a table of medians.
+// -compare starts each in turn and prints a table of medians; the target
+// base, a second chat binary, measures a change to the chat.
 //
 //	go run ./devtools/chatbench -url http://127.0.0.1:8080 -streams 1000 -rate 100 -duration 10s -pid $(pgrep -n chat)
 //	go run ./devtools/chatbench -compare -scenario all -centrifugo-bin /tmp/cfbin/centrifugo
+//	go run ./devtools/chatbench -compare -targets chat,base -base-bin /tmp/chat-base -scenario 10k,cpu
 //
 // It drives loopback servers only and always stops by itself: every phase
 // is bounded, and a hard deadline ends the process.
@@ -51,10 +53,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 		doCompare = fs.Bool("compare", false, "start each server in turn and compare them on the scenarios")
 		scenList  = fs.String("scenario", "all", "with -compare: all, or a comma-separated list of 10k, 5k, max, cpu")
-		targets   = fs.String("targets", "chat,centrifugo", "with -compare: the servers to run")
+		targets   = fs.String("targets", "chat,centrifugo", "with -compare: the servers to run: chat, base (-base-bin), centrifugo")
 		runs      = fs.Int("runs", 3, "with -compare: runs per scenario and server (medians are reported)")
 		quick     = fs.Bool("quick", false, "with -compare: one run per scenario, posting for at most 5s")
 		chatBin   = fs.String("chat-bin", "", "with -compare: the chat binary (default: go build ./cmd/chat)")
+		baseBin   = fs.String("base-bin", "", "with -compare: the chat binary of the target base, to compare the chat against (say, main's before a change)")
 		cfBin     = fs.String("centrifugo-bin", "", "with -compare: the Centrifugo v6.9.1 binary (default: from PATH or $GOPATH/bin)")
 		out       = fs.String("out", "", "with -compare: also write the markdown table to this file")
 		maxOther  = fs.Float64("max-other", 25, "with -compare: redo a run (twice at most) in which other processes used more than this % of a core; 0 = never")
@@ -83,6 +86,7 @@ issue's scenarios (docs/benchmarks.md).
 
   chatbench -url http://127.0.0.1:8080 -streams 1000 -rate 100 -duration 10s -pid PID
   chatbench -compare -scenario all -centrifugo-bin /path/to/centrifugo
+  chatbench -compare -targets chat,base -base-bin /tmp/chat-base -scenario 10k,cpu
 
 `)
 		fs.PrintDefaults()
@@ -106,10 +110,11 @@ issue's scenarios (docs/benchmarks.md).
 		}
 		cc = compareConfig{
 			Scenarios: sc,
-			Targets:   strings.Split(*targets, ","),
+			Targets:   strings.Split(strings.ReplaceAll(*targets, " ", ""), ","),
 			Runs:      max(*runs, 1),
 			Quick:     *quick,
 			ChatBin:   *chatBin,
+			BaseBin:   *baseBin,
 			CfBin:     *cfBin,
 			Posters:   cfg.Posters,
 			Size:      cfg.Size,

@@ -180,18 +180,36 @@ var rows = []row{
 	{"cpu", "latency p99", "", dur(p99), median, fmtMS, true, nil},
 }
 
-// writeTable writes the comparison as markdown.
+// change is how far the chat's figure is from the base's, in %: "+3.1%"
+// is 3.1% higher (worse where lower is better), "" when the base is 0.
+func change(chat, base float64) string {
+	switch {
+	case chat == base:
+		return "0%"
+	case base == 0:
+		return ""
+	}
+	return fmt.Sprintf("%+.1f%%", 100*(chat-base)/base)
+}
+
+// writeTable writes the comparison as markdown: a column per target,
+// whether the chat meets the goal, and, with both targets, whether
+// the chat is ahead of Centrifugo and how far it moved from the base.
 func writeTable(w io.Writer, c compareConfig, results map[string]map[string][]*Result) {
-	names := map[string]string{targetChat: "sessionchat", targetCentrifugo: "Centrifugo v6.9.1"}
+	names := map[string]string{targetChat: "sessionchat", targetBase: "sessionchat (base)", targetCentrifugo: "Centrifugo v6.9.1"}
 	fmt.Fprintf(w, "Medians of %d run(s) (correctness: worst run). Machine: %s.\n\n", c.Runs, machine())
 	fmt.Fprint(w, "| scenario | measure | goal |")
 	for _, t := range c.Targets {
 		fmt.Fprintf(w, " %s |", names[t])
 	}
 	both := slices.Contains(c.Targets, targetChat) && slices.Contains(c.Targets, targetCentrifugo)
+	vsBase := slices.Contains(c.Targets, targetChat) && slices.Contains(c.Targets, targetBase)
 	fmt.Fprint(w, " goal met |")
 	if both {
 		fmt.Fprint(w, " ahead |")
+	}
+	if vsBase {
+		fmt.Fprint(w, " chat vs base |")
 	}
 	fmt.Fprint(w, "\n|---|---|---|")
 	for range c.Targets {
@@ -199,6 +217,9 @@ func writeTable(w io.Writer, c compareConfig, results map[string]map[string][]*R
 	}
 	fmt.Fprint(w, "---|")
 	if both {
+		fmt.Fprint(w, "---|")
+	}
+	if vsBase {
 		fmt.Fprint(w, "---|")
 	}
 	fmt.Fprintln(w)
@@ -233,6 +254,9 @@ func writeTable(w io.Writer, c compareConfig, results map[string]map[string][]*R
 					mark = "tie"
 				}
 				fmt.Fprintf(w, " %s |", mark)
+			}
+			if vsBase {
+				fmt.Fprintf(w, " %s |", change(agg[targetChat], agg[targetBase]))
 			}
 			fmt.Fprintln(w)
 		}
