@@ -4,11 +4,13 @@
 // gRPC without the internet.
 //
 // It is a test double for the chat server's Momento backend: tests start one
-// with [Start], point SDK clients at it with [Server.Credential], and inject
+// with [Start], point SDK clients at it with [Server.Credential], inject
 // faults ([Server.Stop], [Server.Restart], [Server.SetUnavailable],
-// [Server.FailNext], [Server.DropSubscriptions]). devtools/momentotest wraps it
-// as a standalone process for manual multi-instance runs. Production code
-// must not import this package (it imports testing).
+// [Server.FailNext], [Server.DropSubscriptions]), impose Momento's quotas
+// ([WithQuotas]) and read what Momento would bill ([Server.Meter]).
+// devtools/momentotest wraps it as a standalone process for manual
+// multi-instance runs, with the meter served as JSON (-stats). Production
+// code must not import this package (it imports testing).
 //
 // # How it works
 //
@@ -33,7 +35,11 @@
 //
 // # Semantics
 //
-// Known (Momento docs, proto comments or the SDK's own tests):
+// Sources are named by repository and path: momentohq/public-dev-docs
+// (docs/...), momentohq/client-protos (proto/...), and the Go SDK v1.38.0
+// in the module cache.
+//
+// Known (Momento docs, proto comments or the SDKs' own tests):
 //   - CreateCache of an existing cache fails with AlreadyExists, which the SDK
 //     turns into *responses.CreateCacheAlreadyExists; calls on an unknown cache
 //     fail with NotFound (the SDK's NotFoundError).
@@ -48,49 +54,114 @@
 //     item with the amount, stores the result as a decimal string, and fails
 //     with FailedPrecondition otherwise (as the SDK's DictionaryIncrement test
 //     expects for a non-integer value) and on int64 overflow.
-//   - Limits (docs.momentohq.com/cache/limits, /topics/limits): item 5 MB
-//     including the key, collection element 128 KB, TTL 24 h, topic message
-//     4 KB, 100 concurrent subscriptions. Size limits answer ResourceExhausted
-//     (the SDK's LimitExceededError). See [Limits].
-//   - Topics: the first stream message is a heartbeat; items carry
-//     topic_sequence_number 1, 2, 3... per topic, the same for every
-//     subscriber, and a sequence_page that changes when the topic resets;
-//     heartbeats do not consume sequence numbers.
+//   - Limits (docs/cache/manage/limits.mdx, docs/topics/limits.mdx): item
+//     5 MB including the key, collection element 128 KB, TTL 24 h, topic
+//     message 4 KB, 100 concurrent subscriptions. Size limits answer
+//     ResourceExhausted (the SDK's LimitExceededError). See [Limits].
+//   - Quotas, with [WithQuotas] (off by default): Momento's default soft
+//     limits are 100 cache and 10 topic operations per second per region
+//     ([DefaultQuotas]); throttling answers ResourceExhausted with the `err`
+//     trailer operations_rate_limit_exceeded, which the SDK
+//     (internal/momentoerrors/scs_errors.go) maps to LimitExceededError
+//     "Request rate limit exceeded"; the SDKs do not retry it
+//     (docs/cache/develop/basics/error-handling-production-readiness.md).
+//   - Billing ([Usage], [Server.Meter], [Server.StatsHandler]): a cache call
+//     costs the 1024-byte chunks of each item or element in its request and
+//     in its response, the user data of a request or response without any
+//     counting as one item; times 2 for SetIf*; times 2 for read concern
+//     Consistent; at least 1, failed calls included
+//     (docs/cache/manage/operations.mdx). A topic publish costs its 1 KB
+//     chunks, and every delivery to a subscriber as much again
+//     (docs/topics/limits.mdx). The SDK sends the read concern as the
+//     header `read-concern: balanced|consistent` on every data call
+//     (internal/interceptor/authorization_interceptor.go).
+//   - Topics: the first stream message is a heartbeat (the SDK's Subscribe
+//     fails without it); items carry topic_sequence_number 1, 2, 3... per
+//     topic, the same for every subscriber, and a sequence_page that
+//     changes when the topic resets; heartbeats do not consume sequence
+//     numbers (proto/cachepubsub.proto).
+//   - A fresh subscription (resume_at_topic_sequence_number 0) "will begin
+//     with the latest messages" (proto/cachepubsub.proto): it gets the
+//     heartbeat, then a discontinuity (client-sdk-go PR #540, checked on
+//     the live service: "heartbeat, then discontinuity"), then the latest
+//     retained item (the Python SDK's live tests read an item published
+//     before they subscribed).
+//   - Resume is inclusive: resume_at_topic_sequence_number=n replays
+//     retained items n, n+1, ... (the proto: "replay messages starting from
+//     the provided sequence number"; the HTTP API docs: "the next sequence
+//     you expect, typically lastReceived + 1"; the Python SDK's test resumes
+//     at 2 and reads item 2). The Go SDK's own reconnect sends the last
+//     number it received, so after an SDK reconnect that item arrives
+//     twice; dedupe by message id.
+//   - Sequence pages grow but "don't go one-by-one" (the proto); the HTTP
+//     API docs show 1748358253, a Unix time in seconds. Pages here are the
+//     wall clock's Unix seconds, bumped when two topics start in one
+//     second: below 2^53, so JavaScript SDKs, which hold them as numbers,
+//     keep them exact.
 //
 // Inferred (not documented by Momento; chosen to be plausible and useful):
-//   - Resume is inclusive: resume_at_topic_sequence_number=n replays retained
-//     items n, n+1, ... ("replay messages starting from the provided sequence
-//     number"). The Go SDK's own reconnect sends the last number it received,
-//     so after an SDK reconnect that item arrives twice; dedupe by message id.
-//     resume 0 starts at the next published item; sequence_page 0 with n > 0
-//     is taken as "the current page".
+//   - Quota mechanics: a token bucket per kind holding one second's worth
+//     ([Quotas] burst fields), refilled by the [WithClock] clock. A call is
+//     admitted while the bucket holds one operation and pays its whole bill
+//     afterwards, possibly into debt (so a 500-element ListFetch passes
+//     once, then the account waits); topic deliveries are charged as they
+//     are sent and never refused. Refused calls are not billed. Ping,
+//     control calls and Subscribe have no rate quota and no bill (the
+//     control API's 5/s hard limit is not enforced); the subscription
+//     limit counts all live streams on the server.
+//   - Billing details: the "user data" of a request without items is its
+//     encoded size (one chunk in practice), so a Get costs 1 + the value's
+//     chunks and a ListFetch of n small elements 1 + n; a response without
+//     items (Set, SetIf, Increment, ListPushBack, a miss) adds nothing;
+//     SetIf's comparand is not an item; an item's size is key plus value,
+//     a list element's its value alone. Consistent multiplies every data
+//     call that carries it, writes too (the header is sent on all; the
+//     docs only say "some APIs"), by 2 as the billing page says; the older
+//     read-concern page says 6x, see [WithConsistentFactor]. A failed call
+//     costs 1. A replay on resume is billed as delivery. The topics page's
+//     own example ("4 KB to a single subscriber: 4 operations") contradicts
+//     its rule (publish plus delivery, 8); the rule is applied.
+//   - Increment's effect on an existing item's TTL is undocumented (its
+//     request has ttl_milliseconds and no refresh flag; the Go SDK drops
+//     CollectionTtl.RefreshTtl for Increment). The default,
+//     [IncrementKeepTTL], applies the TTL only when the increment creates
+//     the item, because Momento's rate-limiter how-to
+//     (docs/cache/how-to/rate-limiter.mdx) sets the TTL once with UpdateTtl
+//     after the first increment, which works only if later increments keep
+//     it; [WithIncrementTTL] selects [IncrementRefreshTTL].
+//   - A fresh subscription gets only the single latest retained item; its
+//     discontinuity has last_topic_sequence 0 ("0 otherwise"),
+//     new_topic_sequence one less than the first number it will get, and the
+//     current page; on an empty topic new_topic_sequence is 0. resume n > 0
+//     with sequence_page 0 is taken as "the current page".
 //   - Each topic retains its last [WithRetention] items (default 100),
-//     across Stop/Restart and without subscribers.
+//     across Stop/Restart and without subscribers (the proto allows
+//     dropping a publish nobody hears; this server keeps it).
 //   - Discontinuity triggers: resuming with another page (topic reset, see
 //     [Server.ResetTopic]), resuming before the oldest retained item, resuming
 //     beyond the newest item, or a subscriber falling behind by more than the
 //     retention. Fields: last_topic_sequence = the last number the
 //     subscriber is taken to have (cursor-1), new_topic_sequence = the number
-//     after which items resume, new_sequence_page = the topic's page. After a
-//     page change the retained items of the new page are replayed.
-//   - Pages are unique, increasing numbers (nanosecond clock based), not 1,2,3.
+//     after which items resume (the proto's words; the HTTP API docs'
+//     example shows new_topic_sequence 104 followed by item 104),
+//     new_sequence_page = the topic's page. After a page change the
+//     retained items of the new page are replayed.
 //   - Heartbeat cadence: immediately, then after every [WithHeartbeat] of
 //     silence (default 1s).
 //   - Exact error messages and `err` trailer values: cache_not_found,
 //     cache_already_exists, item_size_limit_exceeded,
 //     element_size_limit_exceeded, request_size_limit_exceeded (topic message
-//     too large), topic_subscriptions_limit_exceeded. The SDK only needs the
-//     status codes for the errors above.
-//   - TTL of 0 or above the maximum is InvalidArgument; Increment sets the
-//     item's expiry to now+ttl on every call (its request has no refresh
-//     flag; the SDK drops CollectionTtl.RefreshTtl for Increment); sizes are
-//     counted as key bytes + value bytes without overhead; a Get, list or
-//     Increment call on an item of the other type is FailedPrecondition; the
-//     subscription limit counts all live streams on the server.
+//     too large), topic_subscriptions_limit_exceeded,
+//     operations_rate_limit_exceeded. The trailer names are the SDK's; the
+//     messages are this server's.
+//   - TTL of 0 or above the maximum is InvalidArgument; sizes are counted as
+//     key bytes + value bytes without overhead; a Get, list or Increment
+//     call on an item of the other type is FailedPrecondition.
 //   - DeleteCache ends that cache's subscriptions with NotFound;
 //     [Server.DropSubscriptions] ends them with Unavailable.
-//   - Not emulated: rate limits (ops/s, throughput), other data types,
-//     momento-local's fault-injection headers, publisher ids (always "").
+//   - Not emulated: throughput (bytes/s) limits, hot-storage limits, other
+//     data types, momento-local's fault-injection headers, publisher ids
+//     (always "").
 //
 // Expired items vanish lazily on access and in a sweep every second (by the
 // [WithClock] clock), so memory does not grow with dead items.
