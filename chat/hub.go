@@ -13,6 +13,9 @@ import (
 // DefaultQueue is HubOptions.Queue when 0.
 const DefaultQueue = 256
 
+// DefaultLinger is HubOptions.Linger when 0.
+const DefaultLinger = time.Minute
+
 // HubOptions configure a Hub.
 type HubOptions struct {
 	// Queue is how many events a stream may have waiting before the hub
@@ -22,11 +25,33 @@ type HubOptions struct {
 	// it waits for them before the hub reads history (see order.go);
 	// DefaultGapWait when 0.
 	GapWait time.Duration
-	// Store fills gaps that GapWait did not close. Without one the hub
-	// skips what is missing.
+	// SkipAfter is how long a missing number is waited for before a
+	// successful history read that shows it absent may skip it (see
+	// order.go); DefaultSkipAfter when 0. It must exceed the longest a
+	// store's append can take between numbering a message and storing it.
+	SkipAfter time.Duration
+	// Store fills gaps that GapWait did not close, reading only the end of
+	// a room's history when it is a TailStore. Without one the hub skips
+	// what is missing.
 	Store Store
 	// MaxPerRoom caps a room's streams on this instance; 0 = no cap.
 	MaxPerRoom int
+
+	// Tail, when > 0, keeps the last Tail messages of each room this
+	// instance serves in memory, exact (history, then every event in
+	// order, gaps filled), so that joins, reconnects and history reads of
+	// a room with streams cost the store nothing: for a store that bills
+	// reads. Give it the store's limit. 0 (the embedded store, whose
+	// reads are free) keeps nothing.
+	Tail int
+	// Linger is how long, with Tail, a room keeps its tail after its last
+	// stream leaves, so that a reconnect or a page view followed by its
+	// stream finds it; DefaultLinger when 0.
+	Linger time.Duration
+	// TTL is the store's time to live, with Tail: a tail whose newest
+	// message is older than TTL is not served, since the stored history
+	// may have expired. 0 = never.
+	TTL time.Duration
 }
 
 // Hub fans new messages out to this instance's streams, room by room, in
@@ -38,12 +63,17 @@ type HubOptions struct {
 // whose queue is full is dropped (it ends) so that its client reconnects
 // and resumes from its last event id instead of holding up the room.
 //
-// The hub keeps state only for rooms with streams. Close it when done.
+// The hub keeps state only for rooms with streams (and, with a Tail, for
+// Linger after the last leaves). Close it when done.
 type Hub struct {
 	queue      int
 	gapWait    time.Duration
+	skipAfter  time.Duration
 	store      Store
 	maxPerRoom int
+	tail       int
+	linger     time.Duration
+	ttl        time.Duration
 
 	ctx    context.Context // ends fills on Close
 	cancel context.CancelFunc
@@ -54,6 +84,7 @@ type Hub struct {
 
 	delivered atomic.Uint64 // events queued for streams
 	dropped   atomic.Uint64 // streams dropped for falling behind
+	reads     atomic.Uint64 // history reads for gaps
 }
 
 var _ Inbox = (*Hub)(nil)
@@ -61,11 +92,16 @@ var _ Inbox = (*Hub)(nil)
 type hubRoom struct {
 	name Room
 
-	mu    sync.Mutex
-	subs  map[*Stream]struct{} // nil once the room is unlinked
-	based bool                 // a stream has read history: last is set
-	last  ID                   // the last event delivered, or the baseline
-	order                      // events waiting for a gap to close
+	mu     sync.Mutex
+	subs   map[*Stream]struct{} // nil once the room is unlinked
+	holds  int                  // history reads (Service.History) under way
+	based  bool                 // history has been read: last is set
+	last   ID                   // the last event delivered, or the baseline
+	tail   []Message            // with Hub.tail: the history up to last
+	fresh  time.Time            // when tail was last known to be stored
+	linger *time.Timer          // armed while the room has no streams
+	gen    uint64               // of linger, so a stale timer does nothing
+	order                       // events waiting for a gap to close
 }
 
 // NewHub returns a hub.
@@ -76,9 +112,16 @@ func NewHub(o HubOptions) *Hub {
 	if o.GapWait <= 0 {
 		o.GapWait = DefaultGapWait
 	}
+	if o.SkipAfter <= 0 {
+		o.SkipAfter = DefaultSkipAfter
+	}
+	if o.Linger <= 0 {
+		o.Linger = DefaultLinger
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Hub{
-		queue: o.Queue, gapWait: o.GapWait, store: o.Store, maxPerRoom: o.MaxPerRoom,
+		queue: o.Queue, gapWait: o.GapWait, skipAfter: o.SkipAfter, store: o.Store, maxPerRoom: o.MaxPerRoom,
+		tail: max(o.Tail, 0), linger: o.Linger, ttl: o.TTL,
 		ctx: ctx, cancel: cancel, rooms: make(map[Room]*hubRoom),
 	}
 }
@@ -90,6 +133,7 @@ func (h *Hub) Close() {
 	for _, r := range h.rooms {
 		r.mu.Lock()
 		h.disarm(r)
+		r.stopLinger()
 		r.mu.Unlock()
 	}
 	h.mu.RUnlock()
@@ -102,11 +146,12 @@ type HubStats struct {
 	Subscribers int    // streams open
 	Delivered   uint64 // events queued for streams, since start
 	Dropped     uint64 // streams dropped for falling behind (or Drop)
+	GapReads    uint64 // history reads to fill gaps, since start
 }
 
 // Stats returns a snapshot of the hub's activity.
 func (h *Hub) Stats() HubStats {
-	st := HubStats{Delivered: h.delivered.Load(), Dropped: h.dropped.Load()}
+	st := HubStats{Delivered: h.delivered.Load(), Dropped: h.dropped.Load(), GapReads: h.reads.Load()}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for _, r := range h.rooms {
@@ -120,10 +165,8 @@ func (h *Hub) Stats() HubStats {
 	return st
 }
 
-// subscribe registers a stream of room; the first step of Service.Join.
-// It fails with ErrRoomFull when the room has MaxPerRoom streams.
-func (h *Hub) subscribe(room Room) (*Stream, error) {
-	st := &Stream{hub: h, room: room, ready: make(chan struct{}, 1)}
+// enter runs f on room's state, locked, creating it if need be.
+func (h *Hub) enter(room Room, f func(r *hubRoom) error) error {
 	for {
 		h.mu.Lock()
 		r := h.rooms[room]
@@ -137,55 +180,167 @@ func (h *Hub) subscribe(room Room) (*Stream, error) {
 		// A room emptied by remove is unlinked from h.rooms under both
 		// locks and marked with a nil map: take a fresh one.
 		if r.subs != nil {
-			if h.maxPerRoom > 0 && len(r.subs) >= h.maxPerRoom {
-				r.mu.Unlock()
-				return nil, fmt.Errorf("%w (%d streams)", ErrRoomFull, h.maxPerRoom)
-			}
-			r.subs[st] = struct{}{}
+			err := f(r)
 			r.mu.Unlock()
-			return st, nil
+			return err
 		}
 		r.mu.Unlock()
 	}
 }
 
-// baseline tells the hub the last message of room's history as read by a
-// stream that has just subscribed; the second step of Service.Join. The
-// first call for a room starts its deliveries after last (events received
-// meanwhile wait for it); later calls change nothing.
-func (h *Hub) baseline(room Room, last ID) {
+// subscribe registers a stream of room; the first step of Service.Join.
+// It fails with ErrRoomFull when the room has MaxPerRoom streams. When
+// the hub holds the room's tail (warm), it is the stream's Backlog and
+// its last, and warm is true: there is no history to read.
+func (h *Hub) subscribe(room Room) (st *Stream, since ID, warm bool, err error) {
+	st = &Stream{hub: h, room: room, ready: make(chan struct{}, 1)}
+	err = h.enter(room, func(r *hubRoom) error {
+		if h.maxPerRoom > 0 && len(r.subs) >= h.maxPerRoom {
+			return fmt.Errorf("%w (%d streams)", ErrRoomFull, h.maxPerRoom)
+		}
+		r.subs[st] = struct{}{}
+		r.stopLinger()
+		since = r.last
+		if h.warm(r) {
+			st.Backlog, st.last, warm = r.view(h.tail), r.last, true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, ID{}, false, err
+	}
+	return st, since, warm, nil
+}
+
+// warm reports whether r's tail may stand in for its stored history.
+// r.mu is held.
+func (h *Hub) warm(r *hubRoom) bool {
+	return h.tail > 0 && r.based && (h.ttl <= 0 || time.Since(r.fresh) < h.ttl)
+}
+
+// history returns room's tail as its history, when the hub holds it and
+// no event waits for a gap (the tail then has every message this
+// instance has posted to the room).
+func (h *Hub) history(room Room) ([]Message, bool) {
+	r := h.room(room)
+	if r == nil {
+		return nil, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !h.warm(r) || len(r.pending) > 0 {
+		return nil, false
+	}
+	return r.view(h.tail), true
+}
+
+// hold keeps room while the service reads its history for a History
+// call, so that the read becomes the room's tail and events received
+// meanwhile wait for it; the caller calls release when done. Without a
+// tail it does nothing.
+func (h *Hub) hold(room Room) (since ID, release func()) {
+	if h.tail == 0 {
+		return ID{}, func() {}
+	}
+	var held *hubRoom
+	_ = h.enter(room, func(r *hubRoom) error {
+		r.holds++
+		r.stopLinger()
+		held, since = r, r.last
+		return nil
+	})
+	return since, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		held.mu.Lock()
+		defer held.mu.Unlock()
+		held.holds--
+		h.idle(held)
+	}
+}
+
+// baseline gives the hub room's history as read by a stream that has
+// just subscribed (or a History call); the second step of Service.Join.
+// since is the last event the hub had delivered when the read began
+// (from subscribe or hold). The first call for a room starts its
+// deliveries after the history's last message (events received meanwhile
+// wait for it). A later call changes nothing unless the hub keeps a tail,
+// which the read then replaces: what the read has that the hub had not
+// delivered is delivered in order, and what the hub delivered after the
+// read began stays.
+func (h *Hub) baseline(room Room, history []Message, since ID) {
 	r := h.room(room)
 	if r == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.based {
+	last := lastID(history)
+	if !r.based {
+		r.based, r.last = true, last
+		h.setTail(r, history)
+		h.drain(r)
 		return
 	}
-	r.based, r.last = true, last
+	if h.tail == 0 {
+		return
+	}
+	tail := make([]Message, 0, len(history)+1)
+	for _, m := range history {
+		if !m.ID.After(r.last) {
+			tail = append(tail, m)
+		} else if e, err := NewEvent(m); err == nil {
+			r.wait(slot{id: m.ID, e: e})
+		}
+	}
+	for _, m := range r.tail {
+		if m.ID.After(since) && m.ID.After(last) {
+			tail = append(tail, m)
+		}
+	}
+	h.setTail(r, tail)
 	h.drain(r)
+}
+
+// view is what r's tail shows: its last n messages. r.mu is held.
+func (r *hubRoom) view(n int) []Message {
+	return slices.Clone(r.tail[max(0, len(r.tail)-n):])
+}
+
+// setTail makes msgs r's tail. r.mu is held.
+func (h *Hub) setTail(r *hubRoom, msgs []Message) {
+	if h.tail == 0 {
+		return
+	}
+	r.tail = slices.Clone(msgs[max(0, len(msgs)-h.tail):])
+	r.fresh = time.Now()
+	for _, m := range slices.Backward(r.tail) {
+		if !m.Time.IsZero() {
+			if m.Time.Before(r.fresh) {
+				r.fresh = m.Time
+			}
+			break
+		}
+	}
 }
 
 // Receive delivers e to the streams of its room, in ID order, once. The
 // service calls it with each message it stores, in order; a Relay with
 // what other instances store, in whatever order it comes.
 func (h *Hub) Receive(e *Event) {
-	r := h.room(e.Message.Room)
-	if r == nil {
-		return // nobody here listens to that room
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	switch {
-	case r.based && !e.Message.ID.After(r.last):
-		// delivered already
-	case r.based && follows(r.last, e.Message.ID):
-		h.deliver(r, e)
-		h.drain(r) // what waited for e
-	default:
-		h.hold(r, e)
-	}
+	h.accept(e.Message.Room, slot{id: e.Message.ID, e: e})
+}
+
+// Skip says that id, a number a post to room took, will never be stored:
+// the events after it need not wait for it.
+func (h *Hub) Skip(room Room, id ID) {
+	h.accept(room, slot{id: id, skip: true})
+}
+
+// Expect says that the message id of room is stored but its event was not
+// carried: the hub reads it from history, as for a gap.
+func (h *Hub) Expect(room Room, id ID) {
+	h.accept(room, slot{id: id})
 }
 
 // Tick wakes every stream with a tick (see Stream.Take): the one clock by
@@ -247,28 +402,79 @@ func (h *Hub) room(name Room) *hubRoom {
 	return h.rooms[name]
 }
 
-// remove unsubscribes st; a room left without streams is forgotten.
+// remove unsubscribes st; a room left without streams is forgotten (with
+// a tail, after Linger).
 func (h *Hub) remove(st *Stream) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if r := h.rooms[st.room]; r != nil {
 		r.mu.Lock()
 		delete(r.subs, st)
-		if len(r.subs) == 0 {
-			r.subs = nil
-			h.disarm(r)
-			r.pending = nil
-			delete(h.rooms, st.room)
-		}
+		h.idle(r)
 		r.mu.Unlock()
 	}
 	st.end()
 }
 
-// deliver queues e for every stream of r and records it as the last.
-// r.mu is held.
+// idle forgets r if nothing keeps it: no stream, no history read and,
+// with a tail, no linger. h.mu and r.mu are held.
+func (h *Hub) idle(r *hubRoom) {
+	if r.subs == nil || len(r.subs) > 0 || r.holds > 0 || r.linger != nil {
+		return
+	}
+	if h.tail > 0 && r.based && h.ctx.Err() == nil {
+		r.gen++
+		gen := r.gen
+		r.linger = time.AfterFunc(h.linger, func() { h.lingered(r, gen) })
+		return
+	}
+	h.unlink(r)
+}
+
+// lingered forgets r when its linger ends with still no one in it.
+func (h *Hub) lingered(r *hubRoom, gen uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gen != gen || r.linger == nil {
+		return
+	}
+	r.linger = nil
+	h.idle(r)
+}
+
+// unlink forgets r. h.mu and r.mu are held.
+func (h *Hub) unlink(r *hubRoom) {
+	r.subs = nil
+	h.disarm(r)
+	r.stopLinger()
+	r.pending, r.tail = nil, nil
+	if h.rooms[r.name] == r {
+		delete(h.rooms, r.name)
+	}
+}
+
+// stopLinger cancels r's linger. r.mu is held.
+func (r *hubRoom) stopLinger() {
+	if r.linger != nil {
+		r.linger.Stop()
+		r.linger = nil
+	}
+	r.gen++
+}
+
+// deliver queues e for every stream of r, adds it to the tail and
+// records it as the last. r.mu is held.
 func (h *Hub) deliver(r *hubRoom, e *Event) {
 	r.last = e.Message.ID
+	if h.tail > 0 {
+		if len(r.tail) >= h.tail+h.tail/4+1 {
+			r.tail = slices.Delete(r.tail, 0, len(r.tail)-h.tail+1)
+		}
+		r.tail = append(r.tail, e.Message)
+		r.fresh = time.Now()
+	}
 	n := 0
 	for st := range r.subs {
 		if st.offer(e, h.queue) {

@@ -229,7 +229,7 @@ func TestHubFillsGapsFromHistory(t *testing.T) {
 			}
 			stored = append(stored, m)
 		}
-		h := chat.NewHub(chat.HubOptions{GapWait: time.Second, Store: store})
+		h := chat.NewHub(chat.HubOptions{GapWait: time.Second, SkipAfter: 3 * time.Second, Store: store})
 		defer h.Close()
 		s := subscribe(t, h, "r")
 		defer s.Close()
@@ -252,20 +252,23 @@ func TestHubFillsGapsFromHistory(t *testing.T) {
 		}
 
 		// 5 and 6 never reach the store (their appends failed, or are
-		// still on their way): 7 waits through four reads of history, 1s,
-		// 2s, 4s and 8s apart, then the gap is skipped.
+		// still on their way): 7 waits for reads of history 1s and 3s
+		// after it came; the second, SkipAfter after it, skips the gap.
 		skip := chat.ID{Epoch: stored[0].ID.Epoch, Seq: 7}
 		h.Receive(&chat.Event{Message: chat.Message{ID: skip, Room: "r"}})
-		time.Sleep(14 * time.Second)
+		time.Sleep(3*time.Second - time.Millisecond)
 		synctest.Wait()
 		if got, _ := drain(s); len(got) != 0 {
-			t.Fatalf("delivered %v across the gap after 14s, want a wait of 15s", got)
+			t.Fatalf("delivered %v across the gap before SkipAfter", got)
 		}
-		time.Sleep(time.Second)
+		time.Sleep(time.Millisecond)
 		synctest.Wait()
 		got, _ = drain(s)
 		if diff := cmp.Diff([]uint64{7}, got); diff != "" {
-			t.Errorf("with 5 and 6 never stored, after 15s (-want +got):\n%s", diff)
+			t.Errorf("with 5 and 6 never stored, after SkipAfter (-want +got):\n%s", diff)
+		}
+		if n := h.Stats().GapReads; n != 3 {
+			t.Errorf("%d history reads for two gaps, want 3 (1 + 2)", n)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -82,6 +83,13 @@ func (s *Service) Post(ctx context.Context, room Room, username, text string) (M
 	m := Message{Room: room, Username: name, Text: text, Time: time.Now().UTC().Truncate(time.Millisecond)}
 	stored, err := s.store.Append(ctx, m)
 	if err != nil {
+		// A number taken for nothing: say so, so that no one waits for it.
+		if lost, ok := errors.AsType[*NotStoredError](err); ok {
+			s.hub.Skip(room, lost.ID)
+			if s.relay != nil {
+				s.relay.Skip(room, lost.ID)
+			}
+		}
 		return Message{}, s.unavailable(ctx, "append to", room, err)
 	}
 	e, err := NewEvent(stored)
@@ -96,8 +104,25 @@ func (s *Service) Post(ctx context.Context, room Room, username, text string) (M
 	return stored, nil
 }
 
-// History returns room's stored messages, oldest first, never nil.
+// History returns room's stored messages, oldest first, never nil. A room
+// this instance serves (it has streams) is answered from the hub's tail
+// when the hub keeps one, at no cost to the store.
 func (s *Service) History(ctx context.Context, room Room) ([]Message, error) {
+	if msgs, ok := s.hub.history(room); ok {
+		return msgs, nil
+	}
+	since, release := s.hub.hold(room)
+	defer release()
+	msgs, err := s.read(ctx, room)
+	if err != nil {
+		return nil, err
+	}
+	s.hub.baseline(room, msgs, since)
+	return msgs, nil
+}
+
+// read reads room's history from the store, never nil.
+func (s *Service) read(ctx context.Context, room Room) ([]Message, error) {
 	msgs, err := s.store.History(ctx, room)
 	if err != nil {
 		return nil, s.unavailable(ctx, "history of", room, err)
@@ -119,40 +144,63 @@ func (s *Service) Ready(ctx context.Context) error {
 // Join is the one way into a room. It subscribes to room and then reads
 // its history, in that order, so that a message posted meanwhile is in the
 // history, the live events or both, never neither (and the stream sends it
-// once). cursor is the id of the last message the client has; an empty,
-// malformed or unknown cursor (expired, from another incarnation of the
-// room) yields the whole stored history.
+// once); a room whose tail the hub keeps needs no read. cursor is the id
+// of the last message the client has; an empty, malformed or unknown
+// cursor (expired, from another incarnation of the room) yields the whole
+// stored history.
 //
 // It fails with ErrRoomFull when the room has all the streams the hub
 // allows, and ErrUnavailable when the store does not answer; then nothing
 // is left subscribed. Close the stream when done.
 func (s *Service) Join(ctx context.Context, room Room, cursor string) (*Stream, error) {
-	st, err := s.hub.subscribe(room)
+	st, since, warm, err := s.hub.subscribe(room)
 	if err != nil {
 		return nil, err
 	}
-	history, err := s.History(ctx, room)
+	if warm {
+		st.Backlog, st.last = after(st.Backlog, st.last, cursor)
+		return st, nil
+	}
+	history, err := s.read(ctx, room)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	var last ID
-	if n := len(history); n > 0 {
-		last = history[n-1].ID
-	}
-	s.hub.baseline(room, last)
-	st.Backlog, st.last = after(history, last, cursor)
+	s.hub.baseline(room, history, since)
+	st.Backlog, st.last = after(history, lastID(history), cursor)
 	return st, nil
 }
 
+// lastID is the ID of the last message of history that has one (items of
+// the original app have none).
+func lastID(history []Message) ID {
+	for _, m := range slices.Backward(history) {
+		if !m.ID.IsZero() {
+			return m.ID
+		}
+	}
+	return ID{}
+}
+
 // after cuts history, whose last message is last, at cursor and returns
-// what follows it and the id from which live events count as new.
+// what follows it and the id from which live events count as new. The
+// cursor's own message, when history has it, is where the cut is, so the
+// items without an ID after it (the original app's) are kept. A cursor
+// before the first message of its epoch in history (trimmed, expired, or
+// from a list that expired while its counter lived on) gives it all.
 func after(history []Message, last ID, cursor string) ([]Message, ID) {
 	cur, ok := ParseID(cursor)
 	if !ok {
 		return history, last
 	}
-	if !slices.ContainsFunc(history, func(m Message) bool { return m.ID.Epoch == cur.Epoch }) {
+	if i := slices.IndexFunc(history, func(m Message) bool { return m.ID == cur }); i >= 0 {
+		if i+1 == len(history) {
+			return nil, last
+		}
+		return history[i+1:], last
+	}
+	first := slices.IndexFunc(history, func(m Message) bool { return m.ID.Epoch == cur.Epoch })
+	if first < 0 || history[first].ID.After(cur) {
 		return history, last
 	}
 	if i := slices.IndexFunc(history, func(m Message) bool { return m.ID.After(cur) }); i >= 0 {
