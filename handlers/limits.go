@@ -11,21 +11,45 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// clients tells who a request comes from: its remote IP address or, when
-// that is a trusted proxy, the address the proxies say they forwarded for
-// (X-Forwarded-For, read from the right, skipping trusted proxies).
+// clients tells who a request comes from, for its limits: its remote IP
+// address or, when that is a trusted proxy, the address the proxies say
+// they forwarded for (X-Forwarded-For, read from the right, skipping
+// trusted proxies).
 type clients struct {
 	trusted []netip.Prefix
 }
 
+// ipv6ClientBits is how much of an IPv6 address names one client. A site
+// is handed at least a /64 and its hosts pick addresses in it at will
+// (privacy addresses change daily, and anyone can take millions), so one
+// /128 names nobody: limits count a /64 as one client, as an IPv4
+// address behind one NAT is.
+const ipv6ClientBits = 64
+
+// of returns the key r's client is counted under: its IPv4 address, or
+// the /64 of its IPv6 address.
 func (c clients) of(r *http.Request) string {
+	addr, ok := c.addr(r)
+	if !ok {
+		return r.RemoteAddr
+	}
+	if addr.Is6() {
+		p, _ := addr.WithZone("").Prefix(ipv6ClientBits) // cannot fail: 64 ≤ 128
+		return p.String()
+	}
+	return addr.String()
+}
+
+// addr is the address of r's client; ok is false when RemoteAddr is not
+// an address (a test's or an unusual listener's).
+func (c clients) addr(r *http.Request) (netip.Addr, bool) {
 	ip, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		return netip.Addr{}, false
 	}
 	addr := ip.Addr().Unmap()
 	if !c.isTrusted(addr) {
-		return addr.String()
+		return addr, true
 	}
 	hops := r.Header.Values("X-Forwarded-For")
 	for i := len(hops) - 1; i >= 0; i-- {
@@ -33,15 +57,15 @@ func (c clients) of(r *http.Request) string {
 		for j := len(fields) - 1; j >= 0; j-- {
 			hop, err := netip.ParseAddr(strings.TrimSpace(fields[j]))
 			if err != nil {
-				return addr.String() // a garbled chain: trust only what we saw
+				return addr, true // a garbled chain: trust only what we saw
 			}
 			addr = hop.Unmap()
 			if !c.isTrusted(addr) {
-				return addr.String()
+				return addr, true
 			}
 		}
 	}
-	return addr.String()
+	return addr, true
 }
 
 func (c clients) isTrusted(a netip.Addr) bool {
