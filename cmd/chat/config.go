@@ -21,9 +21,9 @@ type Config struct {
 	Store               string        `envconfig:"STORE" default:"memory"`
 	HistoryTTL          time.Duration `envconfig:"HISTORY_TTL" default:"1h"`
 	HistoryLimit        int           `envconfig:"HISTORY_LIMIT" default:"500"`
-	PostRate            float64       `envconfig:"POST_RATE" default:"2"`
-	PostBurst           int           `envconfig:"POST_BURST" default:"10"`
-	MaxStreamsPerClient int           `envconfig:"MAX_STREAMS_PER_CLIENT" default:"32"`
+	PostRate            float64       `envconfig:"POST_RATE" default:"4"`
+	PostBurst           int           `envconfig:"POST_BURST" default:"60"`
+	MaxStreamsPerClient int           `envconfig:"MAX_STREAMS_PER_CLIENT" default:"128"`
 	MaxStreamsPerRoom   int           `envconfig:"MAX_STREAMS_PER_ROOM" default:"5000"`
 	EmbedOrigins        Origins       `envconfig:"EMBED_ORIGINS"`
 	CORSOrigins         Origins       `envconfig:"CORS_ORIGINS"`
