@@ -24,22 +24,25 @@ func routes(log *slog.Logger, svc *chat.Service, hub *chat.Hub, o Options) http.
 	r.NotFound(handleNotFound(log))
 	r.MethodNotAllowed(handleMethodNotAllowed(log))
 
-	r.Get("/healthz", handleHealthz)
-	r.Get("/readyz", handleReadyz(log, svc))
-	r.Handle("/metrics", m.handler())
-	r.Handle("/assets/*", http.StripPrefix("/assets/", handleAssets(assets.FS)))
+	// get serves GET and HEAD.
+	get(r, "/healthz", http.HandlerFunc(handleHealthz))
+	get(r, "/readyz", handleReadyz(log, svc))
+	get(r, "/metrics", m.handler())
+	get(r, "/assets/*", http.StripPrefix("/assets/", handleAssets(assets.FS)))
 
-	r.Get("/", handleLobby(log, hub, private != nil))
+	get(r, "/", handleLobby(log, hub, private != nil))
 	r.Post("/join", handleJoin(log, hub, private != nil))
-	r.With(private.exchange, private.canRead).Get("/rooms/{room}", handleRoom(log, svc, o.HistoryTTL, false))
+	get(r.With(private.exchange, private.canRead), "/rooms/{room}", handleRoom(log, svc, o.HistoryTTL, false))
 	r.With(private.canWrite).Post("/rooms/{room}/messages", handleFormPost(log, svc, posts, o.HistoryTTL, false))
-	r.With(embed, private.exchange, private.canRead).Get("/embed/{room}", handleRoom(log, svc, o.HistoryTTL, true))
+	get(r.With(embed, private.exchange, private.canRead), "/embed/{room}", handleRoom(log, svc, o.HistoryTTL, true))
 	r.With(embed, private.canWrite).Post("/embed/{room}/messages", handleFormPost(log, svc, posts, o.HistoryTTL, true))
 
 	r.Route("/api/rooms/{room}", func(r chi.Router) {
 		r.Use(cors(o.CORSOrigins))
-		r.With(private.canRead).Get("/messages", handleListMessages(log, svc))
+		get(r.With(private.canRead), "/messages", handleListMessages(log, svc))
 		r.With(private.canWrite).Post("/messages", handlePostMessage(log, svc, posts))
+		// HEAD opens no stream.
+		r.With(private.canRead).Head("/events", handleEventsHead(log))
 		r.With(private.canRead).Get("/events", handleEvents(log, svc, streams, newPulse(o.Heartbeat, hub), o.Streams, o.Retry))
 	})
 	return r
