@@ -103,12 +103,15 @@ func (s *statusRecorder) code() int {
 	return s.status
 }
 
-// commonHeaders go on every response.
+// commonHeaders go on every response: routes may replace them.
 func commonHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
+		// Pages and JSON are live and may be a private room's, so no cache
+		// keeps them; what may be cached says so itself (assets, streams).
+		h.Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
 }
