@@ -24,24 +24,27 @@ func routes(log *slog.Logger, svc *chat.Service, hub *chat.Hub, o Options) http.
 	r.NotFound(handleNotFound(log))
 	r.MethodNotAllowed(handleMethodNotAllowed(log))
 
-	// get serves GET and HEAD.
+	// get serves GET and HEAD; assets compress themselves, once.
 	get(r, "/healthz", http.HandlerFunc(handleHealthz))
 	get(r, "/readyz", handleReadyz(log, svc))
 	get(r, "/metrics", m.handler())
 	get(r, "/assets/*", http.StripPrefix("/assets/", handleAssets(assets.FS)))
 
-	get(r, "/", handleLobby(log, hub, private != nil))
-	r.Post("/join", handleJoin(log, hub, private != nil))
-	get(r.With(private.exchange, private.canRead), "/rooms/{room}", handleRoom(log, svc, o.HistoryTTL, false))
-	r.With(private.canWrite).Post("/rooms/{room}/messages", handleFormPost(log, svc, posts, o.HistoryTTL, false))
-	get(r.With(embed, private.exchange, private.canRead), "/embed/{room}", handleRoom(log, svc, o.HistoryTTL, true))
-	r.With(embed, private.canWrite).Post("/embed/{room}/messages", handleFormPost(log, svc, posts, o.HistoryTTL, true))
+	r.Group(func(r chi.Router) {
+		r.Use(compress)
+		get(r, "/", handleLobby(log, hub, private != nil))
+		r.Post("/join", handleJoin(log, hub, private != nil))
+		get(r.With(private.exchange, private.canRead), "/rooms/{room}", handleRoom(log, svc, o.HistoryTTL, false))
+		r.With(private.canWrite).Post("/rooms/{room}/messages", handleFormPost(log, svc, posts, o.HistoryTTL, false))
+		get(r.With(embed, private.exchange, private.canRead), "/embed/{room}", handleRoom(log, svc, o.HistoryTTL, true))
+		r.With(embed, private.canWrite).Post("/embed/{room}/messages", handleFormPost(log, svc, posts, o.HistoryTTL, true))
+	})
 
 	r.Route("/api/rooms/{room}", func(r chi.Router) {
 		r.Use(cors(o.CORSOrigins))
-		get(r.With(private.canRead), "/messages", handleListMessages(log, svc))
-		r.With(private.canWrite).Post("/messages", handlePostMessage(log, svc, posts))
-		// HEAD opens no stream.
+		get(r.With(compress, private.canRead), "/messages", handleListMessages(log, svc))
+		r.With(compress, private.canWrite).Post("/messages", handlePostMessage(log, svc, posts))
+		// The stream is never compressed, and HEAD opens none.
 		r.With(private.canRead).Head("/events", handleEventsHead(log))
 		r.With(private.canRead).Get("/events", handleEvents(log, svc, streams, newPulse(o.Heartbeat, hub), o.Streams, o.Retry))
 	})
