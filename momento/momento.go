@@ -49,13 +49,25 @@ type Config struct {
 	// own retries off). Tests wrap it to keep SDK v1.38.0's racy
 	// TopicClient.Close out of the race detector's sight.
 	NewTopicClient func(auth.CredentialProvider) (sdk.TopicClient, error)
+	// WrapCacheClient, when set, wraps the cache clients (tests: to lose
+	// an answer).
+	WrapCacheClient func(sdk.CacheClient) sdk.CacheClient
+
+	// TopicRate is the account's topic quota in operations per second,
+	// which this instance shares with the others it sees on the topic
+	// (see Broker); DefaultTopicRate when 0.
+	TopicRate float64
 }
+
+// DefaultTopicRate is Momento's default Topics quota: 10 operations per
+// second per region, each publish and each delivery of it one or more.
+const DefaultTopicRate = 10
 
 // Backend holds the Momento clients of one instance.
 type Backend struct {
 	cfg   Config
 	creds auth.CredentialProvider
-	cache sdk.CacheClient
+	close func()
 	store *Store
 	log   *slog.Logger
 }
@@ -79,20 +91,32 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.TopicRate <= 0 {
+		cfg.TopicRate = DefaultTopicRate
+	}
 	cc, err := sdk.NewCacheClient(CacheConfig(), creds, cfg.TTL)
 	if err != nil {
 		return nil, fmt.Errorf("momento: connect: %w", err)
 	}
-	resp, err := cc.CreateCache(ctx, &sdk.CreateCacheRequest{CacheName: cfg.Cache})
+	strict, err := sdk.NewCacheClient(CacheConfig().WithReadConcern(config.CONSISTENT), creds, cfg.TTL)
 	if err != nil {
 		cc.Close()
+		return nil, fmt.Errorf("momento: connect: %w", err)
+	}
+	closeAll := func() { cc.Close(); strict.Close() }
+	resp, err := cc.CreateCache(ctx, &sdk.CreateCacheRequest{CacheName: cfg.Cache})
+	if err != nil {
+		closeAll()
 		return nil, fmt.Errorf("momento: create cache %q: %w", cfg.Cache, err)
 	}
 	if _, ok := resp.(*responses.CreateCacheSuccess); ok {
 		log.Info("momento: created cache", "cache", cfg.Cache)
 	}
-	b := &Backend{cfg: cfg, creds: creds, cache: cc, log: log}
-	b.store = &Store{cc: cc, cache: cfg.Cache, ttl: cfg.TTL, limit: uint32(max(cfg.Limit, 1)), now: cfg.Now}
+	b := &Backend{cfg: cfg, creds: creds, close: closeAll, log: log}
+	if cfg.WrapCacheClient != nil {
+		cc, strict = cfg.WrapCacheClient(cc), cfg.WrapCacheClient(strict)
+	}
+	b.store = &Store{cc: cc, strict: strict, cache: cfg.Cache, ttl: cfg.TTL, limit: uint32(max(cfg.Limit, 1)), now: cfg.Now}
 	return b, nil
 }
 
@@ -105,24 +129,17 @@ func (b *Backend) NewBroker() (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("momento: topic client: %w", err)
 	}
-	return &Broker{
-		store:     b.store,
-		cache:     b.cfg.Cache,
-		topic:     b.cfg.Topic,
-		log:       b.log,
-		publisher: pub,
-		newClient: func() (sdk.TopicClient, error) { return b.cfg.NewTopicClient(b.creds) },
-	}, nil
+	return newBroker(b.cfg.Cache, b.cfg.Topic, b.cfg.TopicRate, b.log, pub,
+		func() (sdk.TopicClient, error) { return b.cfg.NewTopicClient(b.creds) }), nil
 }
 
-// Close closes the cache client.
-func (b *Backend) Close() { b.cache.Close() }
+// Close closes the cache clients.
+func (b *Backend) Close() { b.close() }
 
-// CacheConfig is the SDK configuration of the cache client. Reads are
-// consistent: a stream that has just subscribed must see every message
-// stored before its history read.
+// CacheConfig is the SDK configuration of the cache client: read concern
+// Balanced (see Store for the one read that is Consistent).
 func CacheConfig() config.Configuration {
-	return config.InRegionLatestWithLogger(logger.NewNoopMomentoLoggerFactory()).WithReadConcern(config.CONSISTENT)
+	return config.InRegionLatestWithLogger(logger.NewNoopMomentoLoggerFactory()).WithReadConcern(config.BALANCED)
 }
 
 // TopicsConfig is the SDK configuration of topic clients, with the SDK's

@@ -71,6 +71,7 @@ type instance struct {
 	svc        *chat.Service
 	hub        *chat.Hub
 	store      *momento.Store
+	broker     *momento.Broker
 	subscribes atomic.Int64
 	// retries has the wait the broker announces after each failed
 	// subscribe, read from its log.
@@ -97,23 +98,44 @@ func (h retryLog) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
+// options adjust an instance: its backend's Config and its hub's options.
+type options struct {
+	cfg func(*momento.Config)
+	hub func(*chat.HubOptions)
+}
+
 func newInstance(t *testing.T, srv *momentotest.Server) *instance {
+	return newInstanceWith(t, srv, options{})
+}
+
+// newInstanceWith wires an instance as cmd/chat does for CHAT_STORE=momento
+// (a hub tail of the history limit), with opts applied.
+func newInstanceWith(t *testing.T, srv *momentotest.Server, opts options) *instance {
 	t.Helper()
 	in := &instance{retries: make(chan time.Duration, 64)}
 	subscribed := srv.Subscribers("chat", topic)
-	b := openLog(t, slog.New(retryLog(in.retries)), momento.Config{
+	cfg := momento.Config{
 		Endpoint: srv.Addr(), Cache: "chat", TTL: time.Hour, Limit: 500,
 		NewTopicClient: func(creds auth.CredentialProvider) (sdk.TopicClient, error) {
 			c, err := sdk.NewTopicClient(momento.TopicsConfig(), creds)
 			return testTopics{TopicClient: c, subscribes: &in.subscribes}, err
 		},
-	})
+	}
+	if opts.cfg != nil {
+		opts.cfg(&cfg)
+	}
+	b := openLog(t, slog.New(retryLog(in.retries)), cfg)
 	in.store = b.Store()
-	in.hub = chat.NewHub(chat.HubOptions{Store: in.store, GapWait: 100 * time.Millisecond})
+	ho := chat.HubOptions{Store: in.store, GapWait: 100 * time.Millisecond, Tail: cfg.Limit, TTL: cfg.TTL}
+	if opts.hub != nil {
+		opts.hub(&ho)
+	}
+	in.hub = chat.NewHub(ho)
 	broker, err := b.NewBroker()
 	if err != nil {
 		t.Fatal(err)
 	}
+	in.broker = broker
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -124,8 +146,8 @@ func newInstance(t *testing.T, srv *momentotest.Server) *instance {
 		cancel()
 		select {
 		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Error("broker.Run did not return within 5s of its context ending")
+		case <-time.After(10 * time.Second):
+			t.Error("broker.Run did not return within 10s of its context ending")
 		}
 		in.hub.Close()
 	})
