@@ -44,11 +44,11 @@ func newMetrics(svc *chat.Service, hub *chat.Hub, more ...prometheus.Collector) 
 }
 
 // observe counts a finished request.
-func (m *metrics) observe(r *http.Request, code int, reason string, elapsed time.Duration) {
+func (m *metrics) observe(method, path string, code int, reason string, elapsed time.Duration) {
 	if reason != "" {
 		m.rejected.WithLabelValues(reason).Inc()
 	}
-	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") && code < 400 {
+	if method == http.MethodPost && strings.HasSuffix(path, "/messages") && code < 400 {
 		m.postTime.Observe(elapsed.Seconds())
 	}
 }
