@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -45,8 +46,10 @@ func (a *app) fetch(t *testing.T, method, path string, header ...string) (*http.
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
+	tr := a.Client().Transport.(*http.Transport).Clone() // with the test server's TLS, for HTTP/2
+	tr.DisableCompression = true
 	client := &http.Client{
-		Transport:     &http.Transport{DisableCompression: true},
+		Transport:     tr,
 		Timeout:       10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -393,5 +396,29 @@ func TestCompressedAssetsRevalidate(t *testing.T) {
 	if resp, _ := a.fetch(t, "GET", "/assets/chat.js", "Accept-Encoding", "gzip", "If-None-Match", etags["br"]); resp.StatusCode != http.StatusOK ||
 		resp.Header.Get("Content-Encoding") != "gzip" {
 		t.Errorf("gzip with the brotli ETag: %d %q; want 200 gzip", resp.StatusCode, resp.Header.Get("Content-Encoding"))
+	}
+}
+
+// Over HTTP/2 the stream goes through the ResponseWriter: it must still
+// pass uncompressed, while a page is compressed.
+func TestCompressionOverHTTP2(t *testing.T) {
+	a := newApp(t, handlers.Options{}, func(s *httptest.Server) { s.EnableHTTP2 = true })
+	bigRoom(t, a)
+	resp, body := a.fetch(t, "GET", "/rooms/big", "Accept-Encoding", "br")
+	if resp.ProtoMajor != 2 || resp.Header.Get("Content-Encoding") != "br" {
+		t.Fatalf("page over HTTP/%d: Content-Encoding %q, want br over HTTP/2", resp.ProtoMajor, resp.Header.Get("Content-Encoding"))
+	}
+	if !bytes.Contains(decoded(t, "br", body), []byte("message 29")) {
+		t.Errorf("decoded page lacks the last message")
+	}
+	if head, _ := a.fetch(t, "HEAD", "/rooms/big", "Accept-Encoding", "br"); head.StatusCode != http.StatusOK || head.Header.Get("Content-Encoding") != "br" {
+		t.Errorf("HEAD over HTTP/2: %d %q", head.StatusCode, head.Header.Get("Content-Encoding"))
+	}
+	st := a.openStream(t, "/api/rooms/big/events", "Accept-Encoding", "gzip, br")
+	if st.resp.ProtoMajor != 2 || st.resp.Header.Get("Content-Encoding") != "" {
+		t.Fatalf("stream over HTTP/%d: Content-Encoding %q, want none over HTTP/2", st.resp.ProtoMajor, st.resp.Header.Get("Content-Encoding"))
+	}
+	if got := st.nextMessage(t).Text; !strings.HasPrefix(got, "message 0:") {
+		t.Errorf("first message %q", got)
 	}
 }
