@@ -4,6 +4,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,11 +41,12 @@ const (
 // flushed before then, that has a Content-Encoding, an ETag (a strong
 // validator names one representation, and the handler answers its
 // conditional requests) or a Content-Range, or that is a 1xx, 204 or 304,
-// passes as it is.
+// passes as it is; so does one that finds every encoder busy (see
+// encoders).
 //
-// It is for pages and JSON, never for an event stream (see routes): a
-// response it has begun to compress with brotli is sent when the handler
-// returns, whatever Flush says.
+// It is for pages and JSON, never for an event stream (see routes): once
+// compressing with brotli, it sends 64 KB blocks and the rest when the
+// handler returns, whatever Flush says.
 func compress(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cw := &compressWriter{ResponseWriter: w, coding: negotiate(r.Header.Values("Accept-Encoding"))}
@@ -141,9 +143,23 @@ var (
 		z, _ := gzip.NewWriterLevel(nil, gzipLevel) // the level is valid
 		return z
 	}}
+	// encoders bounds the encoders in use at once: a brotli writer holds
+	// about 4 MB of tables, a gzip one about 1 MB, so that a burst of page
+	// loads (a class opening its room) would otherwise take hundreds of
+	// MB. A slot is held while the body is written, to a slow client too,
+	// so a response that finds none free is not kept waiting: it goes out
+	// uncompressed.
+	encoders = make(chan struct{}, max(4, 2*runtime.GOMAXPROCS(0)))
 )
 
+// getEncoder returns a writer of coding onto w, or nil when all the
+// encoder slots are in use.
 func getEncoder(coding string, w io.Writer) encoder {
+	select {
+	case encoders <- struct{}{}:
+	default:
+		return nil
+	}
 	var e encoder
 	if coding == codingBrotli {
 		e = brotliWriters.Get().(*matchfinder.Writer)
@@ -154,6 +170,7 @@ func getEncoder(coding string, w io.Writer) encoder {
 	return e
 }
 
+// putEncoder gives back what getEncoder returned.
 func putEncoder(e encoder) {
 	e.Reset(nil) // let go of the connection
 	switch e := e.(type) {
@@ -162,6 +179,7 @@ func putEncoder(e encoder) {
 	case *gzip.Writer:
 		gzipWriters.Put(e)
 	}
+	<-encoders
 }
 
 type compressState int
@@ -269,32 +287,36 @@ func (cw *compressWriter) start(p []byte) error {
 		h.Set("Content-Type", ctype)
 	}
 	if !compressible(ctype) {
-		if err := cw.pass(); err != nil {
-			return err
-		}
-		_, err := cw.ResponseWriter.Write(p)
-		return err
+		return cw.passWith(p)
 	}
 	// The body is negotiated from here on, even when sent as it is.
 	h.Add("Vary", "Accept-Encoding")
 	if cw.coding == "" {
-		if err := cw.pass(); err != nil {
-			return err
-		}
-		_, err := cw.ResponseWriter.Write(p)
-		return err
+		return cw.passWith(p)
+	}
+	cw.enc = getEncoder(cw.coding, cw.ResponseWriter)
+	if cw.enc == nil {
+		return cw.passWith(p)
 	}
 	h.Set("Content-Encoding", cw.coding)
 	h.Del("Content-Length")
 	h.Del("Accept-Ranges")
 	cw.ResponseWriter.WriteHeader(cw.status)
 	cw.state = compressing
-	cw.enc = getEncoder(cw.coding, cw.ResponseWriter)
 	if _, err := cw.enc.Write(cw.held); err != nil {
 		return err
 	}
 	cw.held = nil
 	_, err := cw.enc.Write(p)
+	return err
+}
+
+// passWith sends the status, what is held and p as they are.
+func (cw *compressWriter) passWith(p []byte) error {
+	if err := cw.pass(); err != nil {
+		return err
+	}
+	_, err := cw.ResponseWriter.Write(p)
 	return err
 }
 
