@@ -437,11 +437,13 @@ func (h *Hub) lingered(r *hubRoom, gen uint64) {
 	defer h.mu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.gen != gen || r.linger == nil {
+	if r.gen != gen || r.linger == nil || r.subs == nil {
 		return
 	}
 	r.linger = nil
-	h.idle(r)
+	if len(r.subs) == 0 && r.holds == 0 {
+		h.unlink(r)
+	}
 }
 
 // unlink forgets r. h.mu and r.mu are held.

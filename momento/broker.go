@@ -429,9 +429,15 @@ func (b *Broker) Run(ctx context.Context, in chat.Inbox) {
 			client, subscribes = next, 0
 		}
 		subscribes++
+		// Resume is inclusive: at the number after the last one had (a
+		// replayed item is billed like any delivery).
+		resume := seq
+		if resume > 0 {
+			resume++
+		}
 		sub, err := client.Subscribe(ctx, &sdk.TopicSubscribeRequest{
 			CacheName: b.cache, TopicName: b.topic,
-			ResumeAtTopicSequenceNumber: seq, SequencePage: page,
+			ResumeAtTopicSequenceNumber: resume, SequencePage: page,
 		})
 		if err != nil {
 			if ctx.Err() == nil {

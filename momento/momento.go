@@ -28,6 +28,8 @@ import (
 	"github.com/momentohq/client-sdk-go/config/retry"
 	sdk "github.com/momentohq/client-sdk-go/momento"
 	"github.com/momentohq/client-sdk-go/responses"
+
+	"github.com/sessionchat/sessionchat/chat"
 )
 
 // MaxTTL is Momento's longest time to live.
@@ -122,6 +124,19 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Backend, error) {
 
 // Store is the backend's chat.Store.
 func (b *Backend) Store() *Store { return b.store }
+
+// GapWait is how long a hub on Momento lets an event wait for the ones
+// before it: about the longest a paced publisher holds a batch (see
+// Broker), so that most gaps close by the topic and cost no read.
+const GapWait = time.Second
+
+// HubOptions are the hub options the backend needs: its store for gap
+// fills, a tail of the history limit (joins, reconnects and page views of
+// a room with streams then read nothing: Momento bills every element
+// read), its TTL, and GapWait.
+func (b *Backend) HubOptions() chat.HubOptions {
+	return chat.HubOptions{Store: b.store, Tail: max(b.cfg.Limit, 1), TTL: b.cfg.TTL, GapWait: GapWait}
+}
 
 // NewBroker returns the instance's relay; run it with Broker.Run.
 func (b *Backend) NewBroker() (*Broker, error) {

@@ -57,13 +57,19 @@ func openLog(t *testing.T, log *slog.Logger, cfg momento.Config) *momento.Backen
 	return b
 }
 
+// The store passes the conformance suite whatever Increment does to an
+// existing counter's TTL (Momento does not say).
 func TestConformance(t *testing.T) {
-	chattest.TestStore(t, func(t *testing.T, ttl time.Duration, limit int) chattest.Harness {
-		clock := chattest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
-		srv := momentotest.Start(t, momentotest.WithClock(clock.Now))
-		b := open(t, momento.Config{Endpoint: srv.Addr(), Cache: "chat", TTL: ttl, Limit: limit, Now: clock.Now})
-		return chattest.Harness{Store: b.Store(), Advance: clock.Advance}
-	})
+	for _, mode := range []momentotest.IncrementTTL{momentotest.IncrementKeepTTL, momentotest.IncrementRefreshTTL} {
+		t.Run("increment-"+mode.String(), func(t *testing.T) {
+			chattest.TestStore(t, func(t *testing.T, ttl time.Duration, limit int) chattest.Harness {
+				clock := chattest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+				srv := momentotest.Start(t, momentotest.WithClock(clock.Now), momentotest.WithIncrementTTL(mode))
+				b := open(t, momento.Config{Endpoint: srv.Addr(), Cache: "chat", TTL: ttl, Limit: limit, Now: clock.Now})
+				return chattest.Harness{Store: b.Store(), Advance: clock.Advance}
+			})
+		})
+	}
 }
 
 // instance is one chat server's domain wired to Momento, as cmd/chat does.
@@ -126,7 +132,7 @@ func newInstanceWith(t *testing.T, srv *momentotest.Server, opts options) *insta
 	}
 	b := openLog(t, slog.New(retryLog(in.retries)), cfg)
 	in.store = b.Store()
-	ho := chat.HubOptions{Store: in.store, GapWait: 100 * time.Millisecond, Tail: cfg.Limit, TTL: cfg.TTL}
+	ho := b.HubOptions()
 	if opts.hub != nil {
 		opts.hub(&ho)
 	}
