@@ -36,7 +36,9 @@ func run(ctx context.Context, cfg Config, logOut io.Writer, onListen func(addr s
 		return err
 	}
 	defer be.close()
-	hub := chat.NewHub(chat.HubOptions{Store: be.store, MaxPerRoom: cfg.MaxStreamsPerRoom})
+	ho := be.hub
+	ho.Store, ho.MaxPerRoom = be.store, cfg.MaxStreamsPerRoom
+	hub := chat.NewHub(ho)
 	defer hub.Close()
 	svc := chat.NewService(be.store, hub, be.relay)
 	if be.run != nil {
@@ -136,6 +138,7 @@ type backend struct {
 	relay   chat.Relay                        // nil on a single instance
 	run     func(context.Context, chat.Inbox) // with relay: hands in what others store, until ctx ends
 	metrics []prometheus.Collector            // the store's own, for /metrics
+	hub     chat.HubOptions                   // what the store needs of the hub (Momento: a tail, its gap timing)
 	close   func()                            // after run has returned
 }
 
@@ -154,7 +157,7 @@ func openBackend(ctx context.Context, cfg Config, log *slog.Logger) (backend, er
 		mb.Close()
 		return backend{}, fmt.Errorf("CHAT_STORE=momento: %w", err)
 	}
-	return backend{store: mb.Store(), relay: b, run: b.Run, close: func() { b.Close(); mb.Close() }}, nil
+	return backend{store: mb.Store(), relay: b, run: b.Run, hub: mb.HubOptions(), close: func() { b.Close(); mb.Close() }}, nil
 }
 
 // openMomento connects to Momento, retrying with backoff for
