@@ -31,6 +31,7 @@ type Config struct {
 	TLSCert             string        `envconfig:"TLS_CERT"`
 	TLSKey              string        `envconfig:"TLS_KEY"`
 	Heartbeat           time.Duration `envconfig:"HEARTBEAT" default:"15s"`
+	StallTimeout        time.Duration `envconfig:"STALL_TIMEOUT" default:"30s"` // the stalled-writer bound of event streams
 	MemoryLimit         int64         `envconfig:"MEMORY_LIMIT" default:"268435456"`
 	ReadHeaderTimeout   time.Duration `envconfig:"READ_HEADER_TIMEOUT" default:"5s"`
 	ReadTimeout         time.Duration `envconfig:"READ_TIMEOUT" default:"15s"`
@@ -136,6 +137,9 @@ func (c Config) validate() error {
 	}
 	if c.Heartbeat <= 0 {
 		errs = append(errs, fmt.Errorf("CHAT_HEARTBEAT=%s: must be positive", c.Heartbeat))
+	}
+	if c.StallTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("CHAT_STALL_TIMEOUT=%s: must be positive", c.StallTimeout))
 	}
 	if c.StartupTimeout < 0 {
 		errs = append(errs, fmt.Errorf("CHAT_STARTUP_TIMEOUT=%s: must be 0 (try once) or more", c.StartupTimeout))

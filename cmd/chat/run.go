@@ -59,6 +59,7 @@ func run(ctx context.Context, cfg Config, logOut io.Writer, onListen func(addr s
 		Streams:             streams,
 		HistoryTTL:          cfg.HistoryTTL,
 		Heartbeat:           cfg.Heartbeat,
+		StallTimeout:        cfg.StallTimeout,
 		EmbedOrigins:        cfg.EmbedOrigins,
 		PostRate:            cfg.PostRate,
 		PostBurst:           cfg.PostBurst,
