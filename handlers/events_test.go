@@ -327,3 +327,61 @@ func TestStalledHTTP2StreamEndsWhenDropped(t *testing.T) {
 		return s.resp.StatusCode == 200
 	})
 }
+
+// No stream is silent for longer than the heartbeat interval (plus the
+// time a tick takes to reach it): not before its first heartbeat, not
+// between two, not after a message.
+func TestHeartbeatGapIsBounded(t *testing.T) {
+	const every = 300 * time.Millisecond
+	const bound = every + every/2 // generous slack for a loaded machine
+	a := newApp(t, handlers.Options{Heartbeat: every})
+	s := a.openStream(t, "/api/rooms/r/events")
+	last := time.Now() // the head and the retry hint go out together
+	var longest time.Duration
+	// read reads the next event and notes the silence before it.
+	read := func() sseEvent {
+		t.Helper()
+		ev, err := s.next()
+		if err != nil {
+			t.Fatalf("reading the stream: %v", err)
+		}
+		now := time.Now()
+		if ev.Retry == "" {
+			longest = max(longest, now.Sub(last))
+		}
+		last = now
+		return ev
+	}
+	for beats := 0; beats < 3; {
+		if read().Comment != "" {
+			beats++
+		}
+	}
+	// A message restarts the count; the next heartbeat is due an
+	// interval after it.
+	a.post(t, "r", "a", "hi")
+	for read().Event != "message" {
+	}
+	for beats := 0; beats < 2; {
+		if read().Comment != "" {
+			beats++
+		}
+	}
+	t.Logf("longest silence %v with a heartbeat every %v", longest.Round(time.Millisecond), every)
+	if longest > bound {
+		t.Errorf("a stream was silent for %v with a heartbeat every %v, want at most %v", longest, every, bound)
+	}
+}
+
+// A stream that took over its connection writes its own head, with the
+// Date every response carries; HTTP/2 streams get theirs from net/http.
+func TestStreamHasDate(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		a := newApp(t, handlers.Options{}, func(s *httptest.Server) { s.EnableHTTP2 = h2 })
+		s := a.openStream(t, "/api/rooms/r/events")
+		date, err := http.ParseTime(s.resp.Header.Get("Date"))
+		if err != nil || time.Since(date).Abs() > time.Minute {
+			t.Errorf("%s stream: Date %q (%v), want the time now", s.resp.Proto, s.resp.Header.Get("Date"), err)
+		}
+	}
+}

@@ -46,7 +46,7 @@ func routes(log *slog.Logger, svc *chat.Service, hub *chat.Hub, o Options) http.
 		r.With(compress, private.canWrite).Post("/messages", handlePostMessage(log, svc, posts))
 		// The stream is never compressed, and HEAD opens none.
 		r.With(private.canRead).Head("/events", handleEventsHead(log))
-		r.With(private.canRead).Get("/events", handleEvents(log, svc, streams, newPulse(o.Heartbeat, hub), o.Streams, o.Retry))
+		r.With(private.canRead).Get("/events", handleEvents(log, svc, streams, newStreamer(log, hub, o)))
 	})
 	return r
 }

@@ -1,16 +1,45 @@
 package handlers
 
+// The Server-Sent Events wire format, all of it: the response head
+// (headers, and the status line of a stream that took over its
+// connection), the framing of events, comments and reconnection hints,
+// and the two transports that carry the bytes.
+
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionchat/sessionchat/chat"
 )
+
+// setStreamHeaders gives an event stream its headers: never cached, never
+// buffered by a proxy (X-Accel-Buffering is nginx's).
+func setStreamHeaders(h http.Header) {
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+}
+
+// appendHead appends the response head of a stream that took over its
+// HTTP/1.1 connection, which net/http then no longer writes: the status
+// line, the Date net/http would have set, and h. The body is delimited
+// by the connection's close.
+func appendHead(b []byte, h http.Header) []byte {
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	h.Set("Connection", "close")
+	buf := bytes.NewBuffer(b)
+	buf.WriteString("HTTP/1.1 200 OK\r\n")
+	_ = h.Write(buf) // a bytes.Buffer does not fail
+	buf.WriteString("\r\n")
+	return buf.Bytes()
+}
 
 var heartbeat = []byte(": heartbeat\n\n")
 
@@ -35,13 +64,86 @@ func appendEvent(b []byte, id chat.ID, data []byte) []byte {
 	return append(b, "\n\n"...)
 }
 
-// appendMessage encodes a stored message and appends its event.
-func appendMessage(b []byte, m chat.Message) ([]byte, error) {
+// chunkSize bounds one write of a stream: a history or a burst of events
+// goes out in chunks of at most this much (an event bigger than a chunk
+// goes alone), so that a stream holds about one chunk of encoded bytes,
+// never a history encoded whole.
+const chunkSize = 32 << 10
+
+// framer frames a stream's events into chunks of at most chunkSize and
+// writes each to out with the stalled-writer bound. It holds a pooled
+// buffer only between its first append and release.
+type framer struct {
+	out   sink
+	stall time.Duration
+	buf   *[]byte
+	last  time.Time // when the latest write began
+	sent  int64     // bytes written
+}
+
+func (f *framer) bytes() []byte {
+	if f.buf == nil {
+		f.buf = getBuffer()
+	}
+	return *f.buf
+}
+
+// head appends the response head, if out writes one itself.
+func (f *framer) head() { *f.buf = f.out.head(f.bytes()) }
+
+// retry appends the reconnection hint.
+func (f *framer) retry(d time.Duration) { *f.buf = appendRetry(f.bytes(), d) }
+
+// heartbeat appends the comment an idle stream sends.
+func (f *framer) heartbeat() { *f.buf = append(f.bytes(), heartbeat...) }
+
+// message encodes a stored message and appends its event.
+func (f *framer) message(m *chat.Message) error {
 	data, err := json.Marshal(m)
 	if err != nil {
-		return b, err
+		return err
 	}
-	return appendEvent(b, m.ID, data), nil
+	return f.event(m.ID, data)
+}
+
+// event appends a message event, first writing what the buffer holds if
+// the event would take it past chunkSize.
+func (f *framer) event(id chat.ID, data []byte) error {
+	b := f.bytes()
+	n := len(b)
+	b = appendEvent(b, id, data)
+	*f.buf = b
+	if n == 0 || len(b) <= chunkSize {
+		return nil
+	}
+	err := f.write(b[:n])
+	*f.buf = b[:copy(b, b[n:])]
+	return err
+}
+
+// flush writes what the buffer holds.
+func (f *framer) flush() error {
+	if f.buf == nil || len(*f.buf) == 0 {
+		return nil
+	}
+	err := f.write(*f.buf)
+	*f.buf = (*f.buf)[:0]
+	return err
+}
+
+func (f *framer) write(b []byte) error {
+	f.last = time.Now()
+	n, err := f.out.write(b, f.last.Add(f.stall))
+	f.sent += int64(n)
+	return err
+}
+
+// release returns the buffer to the pool: an idle stream holds none.
+func (f *framer) release() {
+	if f.buf != nil {
+		putBuffer(f.buf)
+		f.buf = nil
+	}
 }
 
 // Write buffers are pooled: an idle stream holds none.
@@ -50,109 +152,123 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 func getBuffer() *[]byte { return buffers.Get().(*[]byte) }
 
 func putBuffer(b *[]byte) {
-	if cap(*b) > 64<<10 {
+	if cap(*b) > 2*chunkSize {
 		return // let an outsized one go
 	}
 	*b = (*b)[:0]
 	buffers.Put(b)
 }
 
-// sink is where a stream's bytes go: each write is sent at once.
+// sink is where a stream's bytes go.
 type sink interface {
-	write(b []byte) error
+	// head appends the response head to b if the sink writes it itself;
+	// otherwise it has the server send it with the first write.
+	head(b []byte) []byte
+	// write sends b at once and returns how much of it went. It fails if
+	// the client has not taken all of it by deadline.
+	write(b []byte, deadline time.Time) (int, error)
+	// abort makes a blocked write fail and every later one too. It is
+	// safe from any goroutine and quick: it runs with the hub's room
+	// locked (Stream.OnDrop).
+	abort()
+	// close lets the connection go once the stream has ended.
+	close()
 }
 
-// rawConn is a hijacked HTTP/1.1 connection: the body is the rest of the
-// connection, delimited by its close.
-type rawConn struct{ net.Conn }
-
-func (c rawConn) write(b []byte) error {
-	_, err := c.Conn.Write(b)
-	return err
+// rawConn is a taken-over HTTP/1.1 connection: the body is the rest of
+// the connection, delimited by its close. Closing it stops its close
+// watch first (see closeWatcher), so that the watch never outlives the
+// descriptor it names.
+type rawConn struct {
+	net.Conn
+	header  http.Header
+	unwatch func()
+	once    sync.Once
 }
 
-// hijack takes over the connection of rc's request and writes the
-// response header with h.
-func hijack(rc *http.ResponseController, h http.Header) (rawConn, error) {
+// errNoHijack: the connection cannot be taken over; stream through the
+// ResponseWriter.
+var errNoHijack = errors.New("connection cannot be taken over")
+
+// errAborted: the hub dropped the stream.
+var errAborted = errors.New("stream dropped")
+
+// hijack takes over the connection of rc's request, whose response
+// header is h.
+func hijack(rc *http.ResponseController, h http.Header) (*rawConn, error) {
 	conn, _, err := rc.Hijack()
 	if err != nil {
-		return rawConn{}, err
+		return nil, errNoHijack
 	}
-	// The server's read and write deadlines no longer apply; the bufio
-	// reader and writer that came with the connection are dropped.
+	// The server's read and write deadlines no longer apply; each write
+	// sets its own. The bufio reader and writer that came with the
+	// connection are dropped: the client has nothing more to say.
 	if err := conn.SetDeadline(time.Time{}); err != nil {
 		conn.Close()
-		return rawConn{}, err
+		return nil, err
 	}
-	var head bytes.Buffer
-	head.WriteString("HTTP/1.1 200 OK\r\n")
-	h.Set("Connection", "close")
-	h.Write(&head)
-	head.WriteString("\r\n")
-	if _, err := conn.Write(head.Bytes()); err != nil {
-		conn.Close()
-		return rawConn{}, err
-	}
-	return rawConn{conn}, nil
+	return &rawConn{Conn: conn, header: h, unwatch: func() {}}, nil
 }
 
-// flusher streams through a ResponseWriter (HTTP/2, or when hijacking is
-// not possible).
+func (c *rawConn) head(b []byte) []byte { return appendHead(b, c.header) }
+
+func (c *rawConn) write(b []byte, deadline time.Time) (int, error) {
+	if err := c.SetWriteDeadline(deadline); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
+}
+
+// abort closes the connection: a write blocked on a stalled client fails.
+func (c *rawConn) abort() { c.close() }
+
+func (c *rawConn) close() {
+	c.once.Do(func() {
+		c.unwatch()
+		c.Conn.Close()
+	})
+}
+
+// flusher streams through a ResponseWriter: HTTP/2, or HTTP/1.1 when the
+// connection cannot be taken over.
 type flusher struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	aborted  atomic.Bool
+	aborting sync.WaitGroup
 }
 
-func (f flusher) write(b []byte) error {
-	if _, err := f.w.Write(b); err != nil {
-		return err
+func (f *flusher) head(b []byte) []byte {
+	f.w.WriteHeader(http.StatusOK)
+	return b
+}
+
+func (f *flusher) write(b []byte, deadline time.Time) (int, error) {
+	// A deadline also lifts the server's WriteTimeout, which a stream
+	// outlives. On HTTP/2 a deadline that passes resets the stream.
+	if err := f.rc.SetWriteDeadline(deadline); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return 0, err
 	}
-	return f.rc.Flush()
-}
-
-// pulse ticks the hub every heartbeat interval while streams exist: one
-// ticker for all of them.
-type pulse struct {
-	every time.Duration
-	hub   *chat.Hub
-
-	mu    sync.Mutex
-	users int
-	stop  chan struct{}
-}
-
-func newPulse(every time.Duration, hub *chat.Hub) *pulse {
-	return &pulse{every: every, hub: hub}
-}
-
-// join counts a stream in; the first starts the clock.
-func (p *pulse) join() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.users++; p.users == 1 {
-		p.stop = make(chan struct{})
-		go p.run(p.stop)
+	// Checked after the deadline is set: either abort's deadline in the
+	// past comes later and wins, or this sees the flag.
+	if f.aborted.Load() {
+		return 0, errAborted
 	}
+	n, err := f.w.Write(b)
+	if err != nil {
+		return n, err
+	}
+	return n, f.rc.Flush()
 }
 
-// leave counts a stream out; the last one stops the clock.
-func (p *pulse) leave() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.users--; p.users == 0 {
-		close(p.stop)
-	}
+// abort sets a deadline in the past, which fails a flush blocked on a
+// stalled client (on HTTP/2 it resets the stream at once). Not on the
+// caller's goroutine: the HTTP/2 server may take a moment to accept it.
+func (f *flusher) abort() {
+	f.aborted.Store(true)
+	f.aborting.Go(func() { _ = f.rc.SetWriteDeadline(time.Unix(1, 0)) })
 }
 
-func (p *pulse) run(stop chan struct{}) {
-	t := time.NewTicker(p.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			p.hub.Tick()
-		}
-	}
-}
+// close waits for an abort under way: the ResponseController must not be
+// used once the handler has returned.
+func (f *flusher) close() { f.aborting.Wait() }
