@@ -81,6 +81,7 @@ type Broker struct {
 	pendingBytes int
 	wake         chan struct{}
 	peers        map[string]time.Time // other instances, when last heard
+	sending      int                  // entries of the publish under way
 	stats        BrokerStats
 }
 
@@ -90,7 +91,7 @@ type BrokerStats struct {
 	Refused       int // publishes Momento refused or failed
 	Events        int // entries published (messages, skips, references)
 	References    int // messages published as references
-	PendingEvents int // entries waiting now
+	PendingEvents int // entries waiting or being published now
 }
 
 // Stats returns the broker's counts.
@@ -98,7 +99,7 @@ func (b *Broker) Stats() BrokerStats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st := b.stats
-	st.PendingEvents = len(b.pending)
+	st.PendingEvents = len(b.pending) + b.sending
 	return st
 }
 
@@ -217,6 +218,7 @@ func (b *Broker) take() []entry {
 	}
 	out := append([]entry(nil), b.pending[:n]...)
 	b.pending = b.pending[n:]
+	b.sending = n
 	b.pendingBytes = max(b.pendingBytes-size+64, 0)
 	if len(b.pending) == 0 {
 		b.pending = nil
@@ -365,6 +367,7 @@ func (b *Broker) send(ctx context.Context, es []entry) (float64, error) {
 	defer cancel()
 	_, err = b.publisher.Publish(pctx, &sdk.TopicPublishRequest{CacheName: b.cache, TopicName: b.topic, Value: v})
 	b.mu.Lock()
+	b.sending = 0
 	if err != nil {
 		b.stats.Refused++
 	} else {

@@ -77,7 +77,12 @@ func TestCostReport(t *testing.T) {
 				t.Fatal(err)
 			}
 			wait(i + 1)
+			waitFor(t, "the post's publish", func() bool { return insts[i%n].broker.Stats().PendingEvents == 0 })
 		}
+		waitFor(t, "the deliveries", func() bool {
+			u := srv.Meter().Since(before)
+			return u.Deliveries == int64(n)*u.Calls["Publish"]
+		})
 		one := srv.Meter().Since(before)
 		before = srv.Meter()
 		for i := range burst {
@@ -86,6 +91,17 @@ func TestCostReport(t *testing.T) {
 			}
 		}
 		wait(quiet + burst)
+		// Then what the paced publishers still hold goes out, and is
+		// delivered: part of the bill.
+		waitFor(t, "the publishers to catch up", func() bool {
+			for _, in := range insts {
+				if in.broker.Stats().PendingEvents > 0 {
+					return false
+				}
+			}
+			u := srv.Meter().Since(before)
+			return u.Deliveries == int64(n)*u.Calls["Publish"]
+		})
 		many := srv.Meter().Since(before)
 
 		per := func(u momentotest.Usage, posts int) string {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
 
 	"github.com/sessionchat/sessionchat/chat"
 	"github.com/sessionchat/sessionchat/momento"
@@ -75,8 +76,14 @@ func TestThrottledSoak(t *testing.T) {
 	)
 	tick := time.NewTicker(time.Second / rate)
 	deadline := time.Now().Add(*soakFor)
+	// Besides the quotas, a refused call every second: a push, an
+	// Increment, a publish, in turn.
+	faults := []string{"ListPushBack", "Increment", "Publish"}
 	for i := 0; time.Now().Before(deadline); i++ {
 		<-tick.C // the load: 10 posts/s, not a measurement
+		if i%rate == rate/2 {
+			srv.FailNext(faults[i/rate%len(faults)], 1, codes.ResourceExhausted)
+		}
 		from := i % len(insts)
 		text := fmt.Sprint("post ", i)
 		posting.Go(func() {
