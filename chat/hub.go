@@ -92,16 +92,17 @@ var _ Inbox = (*Hub)(nil)
 type hubRoom struct {
 	name Room
 
-	mu     sync.Mutex
-	subs   map[*Stream]struct{} // nil once the room is unlinked
-	holds  int                  // history reads (Service.History) under way
-	based  bool                 // history has been read: last is set
-	last   ID                   // the last event delivered, or the baseline
-	tail   []Message            // with Hub.tail: the history up to last
-	fresh  time.Time            // when tail was last known to be stored
-	linger *time.Timer          // armed while the room has no streams
-	gen    uint64               // of linger, so a stale timer does nothing
-	order                       // events waiting for a gap to close
+	mu      sync.Mutex
+	subs    map[*Stream]struct{} // nil once the room is unlinked
+	holds   int                  // history reads (Service.History) under way
+	based   bool                 // history has been read: last is set
+	last    ID                   // the last event delivered, or the baseline
+	tail    []Message            // with Hub.tail: the history up to last
+	fresh   time.Time            // when tail was last known to be stored
+	linger  *time.Timer          // armed while the room has no streams
+	reading chan struct{}        // with a tail: closed when a join's read ends
+	gen     uint64               // of linger, so a stale timer does nothing
+	order                        // events waiting for a gap to close
 }
 
 // NewHub returns a hub.
@@ -188,11 +189,23 @@ func (h *Hub) enter(room Room, f func(r *hubRoom) error) error {
 	}
 }
 
+// entry is how a stream that has just subscribed gets its history: from
+// the hub's tail (warm), by reading the store (read), or after another
+// join's read of the store ends (wait; then ask again with rejoin).
+type entry struct {
+	since ID // the last event the hub had delivered, for baseline
+	warm  bool
+	read  bool
+	wait  <-chan struct{}
+}
+
 // subscribe registers a stream of room; the first step of Service.Join.
 // It fails with ErrRoomFull when the room has MaxPerRoom streams. When
 // the hub holds the room's tail (warm), it is the stream's Backlog and
-// its last, and warm is true: there is no history to read.
-func (h *Hub) subscribe(room Room) (st *Stream, since ID, warm bool, err error) {
+// its last: there is no history to read. With a tail, of the joins that
+// find the room cold at once only the first reads the store; the others
+// wait for its read.
+func (h *Hub) subscribe(room Room) (st *Stream, en entry, err error) {
 	st = &Stream{hub: h, room: room, ready: make(chan struct{}, 1)}
 	err = h.enter(room, func(r *hubRoom) error {
 		if h.maxPerRoom > 0 && len(r.subs) >= h.maxPerRoom {
@@ -200,16 +213,60 @@ func (h *Hub) subscribe(room Room) (st *Stream, since ID, warm bool, err error) 
 		}
 		r.subs[st] = struct{}{}
 		r.stopLinger()
-		since = r.last
-		if h.warm(r) {
-			st.Backlog, st.last, warm = r.view(h.tail), r.last, true
-		}
+		en = h.entry(r, st)
 		return nil
 	})
 	if err != nil {
-		return nil, ID{}, false, err
+		return nil, entry{}, err
 	}
-	return st, since, warm, nil
+	return st, en, nil
+}
+
+// rejoin is subscribe's answer again, for a stream whose wait ended.
+func (h *Hub) rejoin(st *Stream) entry {
+	var en entry
+	_ = h.enter(st.room, func(r *hubRoom) error {
+		en = h.entry(r, st)
+		return nil
+	})
+	return en
+}
+
+// entry decides how st gets its history. r.mu is held.
+func (h *Hub) entry(r *hubRoom, st *Stream) entry {
+	en := entry{since: r.last}
+	switch {
+	case h.warm(r):
+		st.Backlog, st.last, en.warm = r.view(h.tail), r.last, true
+	case h.tail == 0:
+		en.read = true
+	case r.reading != nil:
+		en.wait = r.reading
+	default:
+		r.reading = make(chan struct{})
+		en.read = true
+	}
+	return en
+}
+
+// readFailed ends a join's read of room's history that failed: the joins
+// waiting for it try for themselves.
+func (h *Hub) readFailed(room Room) {
+	r := h.room(room)
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.endReading()
+}
+
+// endReading wakes the joins waiting for a read of r. r.mu is held.
+func (r *hubRoom) endReading() {
+	if r.reading != nil {
+		close(r.reading)
+		r.reading = nil
+	}
 }
 
 // warm reports whether r's tail may stand in for its stored history.
@@ -275,6 +332,7 @@ func (h *Hub) baseline(room Room, history []Message, since ID) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.endReading()
 	last := lastID(history)
 	if !r.based {
 		r.based, r.last = true, last
@@ -451,6 +509,7 @@ func (h *Hub) unlink(r *hubRoom) {
 	r.subs = nil
 	h.disarm(r)
 	r.stopLinger()
+	r.endReading()
 	r.pending, r.tail = nil, nil
 	if h.rooms[r.name] == r {
 		delete(h.rooms, r.name)

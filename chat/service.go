@@ -153,20 +153,30 @@ func (s *Service) Ready(ctx context.Context) error {
 // allows, and ErrUnavailable when the store does not answer; then nothing
 // is left subscribed. Close the stream when done.
 func (s *Service) Join(ctx context.Context, room Room, cursor string) (*Stream, error) {
-	st, since, warm, err := s.hub.subscribe(room)
+	st, en, err := s.hub.subscribe(room)
 	if err != nil {
 		return nil, err
 	}
-	if warm {
+	for en.wait != nil {
+		select {
+		case <-en.wait:
+		case <-ctx.Done():
+			st.Close()
+			return nil, fmt.Errorf("join %q: %w", room, context.Cause(ctx))
+		}
+		en = s.hub.rejoin(st)
+	}
+	if en.warm {
 		st.Backlog, st.last = after(st.Backlog, st.last, cursor)
 		return st, nil
 	}
 	history, err := s.read(ctx, room)
 	if err != nil {
+		s.hub.readFailed(room)
 		st.Close()
 		return nil, err
 	}
-	s.hub.baseline(room, history, since)
+	s.hub.baseline(room, history, en.since)
 	st.Backlog, st.last = after(history, lastID(history), cursor)
 	return st, nil
 }

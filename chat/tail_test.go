@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/sessionchat/sessionchat/chat"
 	"github.com/sessionchat/sessionchat/chat/chattest"
@@ -288,6 +289,57 @@ func TestHubFailedReadsNeverSkip(t *testing.T) {
 		synctest.Wait()
 		if got, _ := drain(s); !cmp.Equal(got, []uint64{stored[1].ID.Seq, stored[2].ID.Seq}) {
 			t.Errorf("once reads succeed: %v, want both", got)
+		}
+	})
+}
+
+// gatedStore holds every History call until gate is closed.
+type gatedStore struct {
+	*readCounter
+	gate chan struct{}
+}
+
+func (s gatedStore) History(ctx context.Context, r chat.Room) ([]chat.Message, error) {
+	<-s.gate
+	return s.readCounter.History(ctx, r)
+}
+
+// Joins that find a room cold at once (clients reconnecting after a
+// restart) read the store once: the others wait for that read.
+func TestColdJoinsAtOnceReadOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		counter := newCounter(t)
+		store := gatedStore{counter, make(chan struct{})}
+		hub := chat.NewHub(chat.HubOptions{Store: store, Tail: 10})
+		defer hub.Close()
+		svc := chat.NewService(store, hub, nil)
+		posted := post(t, chat.NewService(counter, chat.NewHub(chat.HubOptions{}), nil), "r", 3)
+		var wg sync.WaitGroup
+		streams := make([]*chat.Stream, 8)
+		for i := range streams {
+			wg.Go(func() {
+				st, err := svc.Join(t.Context(), "r", posted[i%3].ID.String())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				streams[i] = st
+			})
+		}
+		synctest.Wait() // every join is in: one reads, the others wait
+		close(store.gate)
+		wg.Wait()
+		for i, st := range streams {
+			if st == nil {
+				continue
+			}
+			if diff := cmp.Diff(posted[i%3+1:], st.Backlog, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("join %d after %s (-want +got):\n%s", i, posted[i%3].ID, diff)
+			}
+			st.Close()
+		}
+		if h, _ := counter.reads(); h != 1 {
+			t.Errorf("8 joins of a cold room at once read history %d times, want 1", h)
 		}
 	})
 }
