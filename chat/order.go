@@ -40,6 +40,7 @@ const (
 	// what it can tell, for messages posted since.
 	window    = 32
 	tailSlack = 4
+	maxReach  = 1 << 16 // a read this long is taken to reach all there is
 )
 
 // slot is an event waiting in a room's order: a message (e), a number that
@@ -61,6 +62,7 @@ type order struct {
 	tries   int         // successful reads for the gap before head
 	fails   int         // failed reads in a row
 	reach   int         // the tail the next fill reads; 0 = estimate
+	further bool        // the last read did not reach: read again at once
 	resync  bool        // a fill is due whatever waits (Resync)
 }
 
@@ -138,7 +140,7 @@ func (h *Hub) drain(r *hubRoom) {
 	r.pending = slices.Delete(r.pending, 0, i)
 	if len(r.pending) == 0 && !r.resync {
 		h.disarm(r) // the gap closed: no read is due
-		r.tries, r.fails, r.reach = 0, 0, 0
+		r.tries, r.fails, r.reach, r.further = 0, 0, 0, false
 		return
 	}
 	h.schedule(r)
@@ -158,7 +160,7 @@ func (h *Hub) schedule(r *hubRoom) {
 	switch {
 	case r.fails > 0:
 		d = min(h.gapWait<<min(r.fails, 16), maxFillBackoff)
-	case r.resync || r.reach > 0:
+	case r.resync || r.further:
 		d = 0 // a resync, or a read that must reach further back
 	default:
 		d = h.gapWait << min(r.tries, 16)
@@ -257,15 +259,16 @@ func (h *Hub) fill(r *hubRoom) {
 	}
 	// The read reached the last message delivered, or the whole list: it
 	// shows all there is after it.
-	reached := whole || slices.ContainsFunc(history, func(m Message) bool {
+	reached := whole || n >= maxReach || slices.ContainsFunc(history, func(m Message) bool {
 		return !m.ID.IsZero() && !m.ID.After(r.last)
 	})
 	if !reached {
-		r.reach = min(max(2*n, window), 1<<16)
+		r.reach, r.further = min(max(2*n, window), maxReach), true
 		h.drain(r) // and read further back at once
 		return
 	}
-	r.resync, r.reach = false, 0
+	// Keep reading this far back (r.reach) while the gap lasts.
+	r.resync, r.further = false, false
 	r.tries++
 	h.drain(r)
 	if h.skipAbsent(r) {

@@ -211,3 +211,29 @@ func drainNow(st *chat.Stream) []chat.Message {
 	}
 	return out
 }
+
+// A hub far behind a full list (a subscription broke while more than the
+// history limit was posted) reads further back until it reaches the
+// whole list, then stops: a bounded number of reads.
+func TestResyncFarBehindAFullListEnds(t *testing.T) {
+	srv := momentotest.Start(t)
+	in := newInstanceWith(t, srv, options{cfg: func(c *momento.Config) { c.Limit = 100 }})
+	st := join(t, in, "far")
+	for i := range 150 { // unpublished: as if the topic lost them all
+		if _, err := in.store.Append(t.Context(), chat.Message{Room: "far", Username: "u", Text: fmt.Sprint(i), Time: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := srv.Meter()
+	in.hub.Resync()
+	got := collect(t, st, 100) // the 100 the list keeps
+	if got[99].Text != "149" {
+		t.Errorf("after the resync the stream ends with %q, want the last post", got[99].Text)
+	}
+	// 32, 64, then the whole list (100); again GapWait later, and at
+	// SkipAfter, which skips the numbers the list no longer holds. Then
+	// the gap is closed and no read is due.
+	if n := srv.Meter().Since(before).Calls["ListFetch"]; n != 5 {
+		t.Errorf("%d ListFetch calls, want 5", n)
+	}
+}

@@ -8,8 +8,9 @@
 // cache (default "chat"), one list per room named after the room, one JSON
 // message per item. Each room also has a counter, "seq:<room>", whose
 // value is the room's epoch (seconds since 2026, in the high 32 bits) and
-// sequence (low 32 bits): message ids are unique and ordered across
-// instances, and a room that expired and came back starts a later epoch.
+// sequence (low 32 bits), written by Increment alone: message ids are
+// unique and ordered across instances, and a room that expired and came
+// back starts a later epoch.
 //
 // What each call costs at Momento's prices, and the quotas it must fit,
 // are in docs/momento.md.

@@ -135,6 +135,7 @@ func (s *Store) verify(ctx context.Context, room chat.Room, id chat.ID) (bool, e
 	backoff := 20 * time.Millisecond
 	n := verifyTail
 	for {
+		n = min(n, int(s.limit))
 		msgs, whole, err := s.fetch(ctx, s.strict, room, n)
 		if err == nil {
 			if slices.ContainsFunc(msgs, func(m chat.Message) bool { return m.ID == id }) {
@@ -142,7 +143,7 @@ func (s *Store) verify(ctx context.Context, room chat.Room, id chat.ID) (bool, e
 			}
 			// Pushes of nearby numbers may land in either order: only a
 			// message well before id shows the read went back far enough.
-			if whole || slices.ContainsFunc(msgs, func(m chat.Message) bool { return wellBefore(m.ID, id) }) {
+			if whole || n == int(s.limit) || slices.ContainsFunc(msgs, func(m chat.Message) bool { return wellBefore(m.ID, id) }) {
 				return false, nil
 			}
 			n *= 2
@@ -273,8 +274,13 @@ func (s *Store) History(ctx context.Context, room chat.Room) ([]chat.Message, er
 }
 
 // Tail implements chat.TailStore: one ListFetch of the list's last n items.
+// n of the limit or more reads History: all there is to read (whole).
 func (s *Store) Tail(ctx context.Context, room chat.Room, n int) ([]chat.Message, bool, error) {
-	return s.fetch(ctx, s.cc, room, min(n, int(s.limit)))
+	if n >= int(s.limit) {
+		msgs, err := s.History(ctx, room)
+		return msgs, true, err
+	}
+	return s.fetch(ctx, s.cc, room, n)
 }
 
 // fetch reads the last n items of room's list (n ≥ 1). whole reports that
