@@ -3,7 +3,7 @@
 // instances can share one "Momento" on a laptop:
 //
 //	go run ./devtools/momentotest -addr 127.0.0.1:9090 -cache chat
-//	CHAT_MOMENTO_ENDPOINT=127.0.0.1:9090 go run ./cmd/chat   # twice, on two ports
+//	CHAT_STORE=momento CHAT_MOMENTO_ENDPOINT=127.0.0.1:9090 CHAT_ADDR=:8081 go run ./cmd/chat   # and again on :8082
 //
 // It speaks plaintext gRPC and accepts any API key (or none) unless
 // -api-key is set. State lives in memory and is gone when it stops (SIGINT,

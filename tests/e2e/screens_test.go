@@ -35,7 +35,7 @@ const lowContrastJS = `(() => {
 	return out;
 })()`
 
-// The screenshots of the README, in light and dark: the lobby, a room with
+// The screenshots of the docs, in light and dark: the lobby, a room with
 // a conversation. Each must have readable text.
 func TestScreenshots(t *testing.T) {
 	a := newApp(t, handlers.Options{})
