@@ -8,7 +8,8 @@
 // -compare starts each in turn and prints a table of medians; the target
 // base, a second chat binary, measures a change to the chat.
 //
-//	go build -o /tmp/chat ./cmd/chat && /tmp/chat & pid=$!
+//	go build -o /tmp/chat ./cmd/chat
+//	/tmp/chat & pid=$!
 //	go run ./devtools/chatbench -url http://127.0.0.1:8080 -streams 1000 -rate 100 -duration 10s -pid $pid
 //	go run ./devtools/chatbench -compare -scenario all -centrifugo-bin /tmp/cfbin/centrifugo
 //	go run ./devtools/chatbench -compare -targets chat,base -base-bin /tmp/chat-base -scenario 10k,cpu
