@@ -28,8 +28,8 @@ func freeAddr(t *testing.T) string {
 type retryLog chan string
 
 func (retryLog) Enabled(context.Context, slog.Level) bool { return true }
-func (h retryLog) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h retryLog) WithGroup(string) slog.Handler           { return h }
+func (h retryLog) WithAttrs([]slog.Attr) slog.Handler     { return h }
+func (h retryLog) WithGroup(string) slog.Handler          { return h }
 
 func (h retryLog) Handle(_ context.Context, r slog.Record) error {
 	if strings.Contains(r.Message, "retrying") {
