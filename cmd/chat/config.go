@@ -15,7 +15,7 @@ import (
 )
 
 // Config is the server's configuration, read from the environment with
-// the prefix CHAT_ (see the README for the table).
+// the prefix CHAT_ (docs/configuration.md has the table).
 type Config struct {
 	Addr                string        `envconfig:"ADDR" default:":8080"`
 	Store               string        `envconfig:"STORE" default:"memory"`
@@ -43,6 +43,9 @@ type Config struct {
 	MomentoAPIKey   string `envconfig:"MOMENTO_API_KEY"`
 	MomentoCache    string `envconfig:"MOMENTO_CACHE" default:"chat"`
 	MomentoEndpoint string `envconfig:"MOMENTO_ENDPOINT"`
+	// MomentoTopicRate is the account's Topics quota (operations per
+	// second) that the instances share when they publish.
+	MomentoTopicRate float64 `envconfig:"MOMENTO_TOPIC_RATE" default:"10"`
 	// StartupTimeout is how long start-up retries a store that does not
 	// answer yet (Momento starting beside the chat); 0 tries once.
 	StartupTimeout time.Duration `envconfig:"STARTUP_TIMEOUT" default:"30s"`
@@ -104,6 +107,9 @@ func (c Config) validate() error {
 	case "momento":
 		if c.MomentoAPIKey == "" && c.MomentoEndpoint == "" {
 			errs = append(errs, errors.New("MOMENTO_API_KEY: required with CHAT_STORE=momento (or set CHAT_MOMENTO_ENDPOINT for a local server)"))
+		}
+		if c.MomentoTopicRate <= 0 {
+			errs = append(errs, fmt.Errorf("CHAT_MOMENTO_TOPIC_RATE=%g: must be positive (Momento's default quota is 10)", c.MomentoTopicRate))
 		}
 		if c.MomentoCache == "" {
 			errs = append(errs, errors.New("CHAT_MOMENTO_CACHE: must not be empty"))

@@ -18,7 +18,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Addr: ":8080", Store: "memory", HistoryTTL: time.Hour, HistoryLimit: 500,
 		PostRate: 4, PostBurst: 60, MaxStreamsPerClient: 128, MaxStreamsPerRoom: 5000, Heartbeat: 15 * time.Second, StallTimeout: 30 * time.Second,
 		MemoryLimit: 256 << 20, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second,
-		MomentoCache: "chat", StartupTimeout: 30 * time.Second,
+		MomentoCache: "chat", MomentoTopicRate: 10, StartupTimeout: 30 * time.Second,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)

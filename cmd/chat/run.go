@@ -173,11 +173,12 @@ func openMomento(ctx context.Context, cfg Config, log *slog.Logger) (*momento.Ba
 	wait := 100 * time.Millisecond
 	for {
 		mb, err := momento.Open(ctx, momento.Config{
-			APIKey:   cfg.MomentoAPIKey,
-			Endpoint: cfg.MomentoEndpoint,
-			Cache:    cfg.MomentoCache,
-			TTL:      cfg.HistoryTTL,
-			Limit:    cfg.HistoryLimit,
+			APIKey:    cfg.MomentoAPIKey,
+			Endpoint:  cfg.MomentoEndpoint,
+			Cache:     cfg.MomentoCache,
+			TTL:       cfg.HistoryTTL,
+			Limit:     cfg.HistoryLimit,
+			TopicRate: cfg.MomentoTopicRate,
 		}, log)
 		if err == nil {
 			return mb, nil
