@@ -49,7 +49,12 @@ func handleEvents(log *slog.Logger, svc *chat.Service, limit *streamLimiter, s *
 			return
 		}
 		ss := &session{st: st, release: release, logged: func(int64) {}}
-		if s.open(log, w, r, ss) {
+		detached := s.open(log, w, r, ss)
+		if err := s.begin(ss); err != nil {
+			ss.end()
+			return
+		}
+		if detached {
 			go s.run(ss) // the stream took over its connection
 			return
 		}
@@ -135,7 +140,7 @@ func (s *streamer) open(log *slog.Logger, w http.ResponseWriter, r *http.Request
 	setStreamHeaders(h)
 	rc := http.NewResponseController(w)
 	if r.ProtoMajor == 1 {
-		c, err := hijack(rc, h)
+		c, err := hijack(rc, h, s.stall/4)
 		if err == nil {
 			ss.out, ss.logged = c, streamEnd(r)
 			ss.ctx, ss.cancel = s.life, func() {}
@@ -174,22 +179,29 @@ func (closedSink) close()                               {}
 // reconnects when the server ends its stream; each waits up to twice that.
 const reconnectAfter = 500 * time.Millisecond
 
-// run writes the stream until it ends, then ends the session. The
-// goroutine waits on the stream's own signal only: the context's end
-// closes the stream, a close watch or a drop closes or aborts it, and the
-// hub's ticks (driven by the pulse) bring heartbeats, so that thousands of
-// streams share no channel and no timer.
+// begin writes the response head, the reconnection hint and the stored
+// messages after the client's cursor. It runs on the handler's goroutine,
+// whose stack the request, the headers and the JSON have grown already,
+// so that a detached stream's own goroutine, which stays as long as the
+// stream idles, keeps a small one.
+func (s *streamer) begin(ss *session) error {
+	ss.f = framer{out: ss.out, stall: s.stall}
+	defer ss.f.release()
+	return ss.f.backlog(ss.st, s.retry)
+}
+
+// run writes live events and heartbeats until the stream ends, then ends
+// the session. The goroutine waits on the stream's own signal only: the
+// context's end closes the stream, a close watch or a drop closes or
+// aborts it, and the hub's ticks (driven by the pulse) bring heartbeats,
+// so that thousands of streams share no channel and no timer.
 func (s *streamer) run(ss *session) {
 	defer ss.end()
 	s.beat.join()
 	defer s.beat.leave()
 	defer context.AfterFunc(ss.ctx, ss.st.Close)()
 
-	ss.f = framer{out: ss.out, stall: s.stall}
 	f := &ss.f
-	if f.backlog(ss.st, s.retry) != nil {
-		return
-	}
 	var events []*chat.Event
 	for range ss.st.Ready() {
 		var tick, open bool

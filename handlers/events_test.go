@@ -213,10 +213,11 @@ func TestStreamsLeaveNoGoroutines(t *testing.T) {
 		s.next()
 		s.close()
 	}
-	// A stream that took over its connection notices the client left at
-	// its next heartbeat and unsubscribes; the server's own goroutines go
-	// with Close. Both must hold: the server's exits could otherwise hide
-	// a stream still running in the count.
+	// A stream that took over its connection notices the client's close
+	// (its close watch) and unsubscribes, and the watch's goroutine ends
+	// with the last stream; the server's own goroutines go with Close.
+	// Both must hold: the server's exits could otherwise hide a stream
+	// still running in the count.
 	a.Close()
 	waitFor(t, func() bool { return len(a.hub.Rooms()) == 0 && runtime.NumGoroutine() <= before })
 }
@@ -382,6 +383,26 @@ func TestStreamHasDate(t *testing.T) {
 		date, err := http.ParseTime(s.resp.Header.Get("Date"))
 		if err != nil || time.Since(date).Abs() > time.Minute {
 			t.Errorf("%s stream: Date %q (%v), want the time now", s.resp.Proto, s.resp.Header.Get("Date"), err)
+		}
+	}
+}
+
+// The stalled-writer bound is on writes, not on silence: an idle stream
+// whose heartbeats are further apart than the bound lives on, over
+// HTTP/2 (where a deadline is a timer that resets the stream) as well.
+func TestIdleStreamOutlivesTheStallBound(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		a := newApp(t, handlers.Options{Heartbeat: 200 * time.Millisecond, StallTimeout: 50 * time.Millisecond},
+			func(s *httptest.Server) { s.EnableHTTP2 = h2 })
+		s := a.openStream(t, "/api/rooms/r/events")
+		for beats := 0; beats < 3; {
+			ev, err := s.next()
+			if err != nil {
+				t.Fatalf("%s stream ended after %d heartbeats: %v", s.resp.Proto, beats, err)
+			}
+			if ev.Comment != "" {
+				beats++
+			}
 		}
 	}
 }

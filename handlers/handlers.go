@@ -24,8 +24,9 @@ type Options struct {
 	Heartbeat  time.Duration // SSE comment interval while idle; default 15s
 	Retry      time.Duration // SSE reconnection hint; default 2s
 	// StallTimeout is the stalled-writer bound: an event stream whose
-	// client takes none of a write's bytes for this long is dropped (it
-	// resumes from its last event id when it reconnects); default 30s.
+	// client has not taken a write (at most 32 KiB) within this long (up
+	// to a quarter more) is dropped, and the client resumes from its last
+	// event id when it reconnects; default 30s.
 	StallTimeout time.Duration
 	// Streams is the life of the event streams: they end when it is done
 	// (at shutdown). A stream that took over its HTTP/1.1 connection

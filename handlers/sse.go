@@ -165,7 +165,8 @@ type sink interface {
 	// otherwise it has the server send it with the first write.
 	head(b []byte) []byte
 	// write sends b at once and returns how much of it went. It fails if
-	// the client has not taken all of it by deadline.
+	// the client has not taken all of it by deadline (or, where moving a
+	// deadline is dear, a little later: see rawConn.write).
 	write(b []byte, deadline time.Time) (int, error)
 	// abort makes a blocked write fail and every later one too. It is
 	// safe from any goroutine and quick: it runs with the hub's room
@@ -182,6 +183,8 @@ type sink interface {
 type rawConn struct {
 	net.Conn
 	header  http.Header
+	slack   time.Duration // how far past a write's deadline the one set may be
+	until   time.Time     // the write deadline set
 	unwatch func()
 	once    sync.Once
 }
@@ -194,8 +197,8 @@ var errNoHijack = errors.New("connection cannot be taken over")
 var errAborted = errors.New("stream dropped")
 
 // hijack takes over the connection of rc's request, whose response
-// header is h.
-func hijack(rc *http.ResponseController, h http.Header) (*rawConn, error) {
+// header is h; its writes may fail up to slack after their deadlines.
+func hijack(rc *http.ResponseController, h http.Header, slack time.Duration) (*rawConn, error) {
 	conn, _, err := rc.Hijack()
 	if err != nil {
 		return nil, errNoHijack
@@ -207,14 +210,20 @@ func hijack(rc *http.ResponseController, h http.Header) (*rawConn, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &rawConn{Conn: conn, header: h, unwatch: func() {}}, nil
+	return &rawConn{Conn: conn, header: h, slack: slack, unwatch: func() {}}, nil
 }
 
 func (c *rawConn) head(b []byte) []byte { return appendHead(b, c.header) }
 
 func (c *rawConn) write(b []byte, deadline time.Time) (int, error) {
-	if err := c.SetWriteDeadline(deadline); err != nil {
-		return 0, err
+	// Moving the deadline costs a few percent of a small write, so it
+	// is moved only once the one set falls short of the one asked for,
+	// and then slack further: a busy stream moves it once per slack.
+	if c.until.Before(deadline) {
+		c.until = deadline.Add(c.slack)
+		if err := c.SetWriteDeadline(c.until); err != nil {
+			return 0, err
+		}
 	}
 	return c.Conn.Write(b)
 }
@@ -255,10 +264,18 @@ func (f *flusher) write(b []byte, deadline time.Time) (int, error) {
 		return 0, errAborted
 	}
 	n, err := f.w.Write(b)
+	if err == nil {
+		err = f.rc.Flush()
+	}
 	if err != nil {
 		return n, err
 	}
-	return n, f.rc.Flush()
+	// On HTTP/2 a deadline is a timer that resets the stream when it
+	// fires, written to or not: an idle stream must not carry one.
+	if err := f.rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return n, err
+	}
+	return n, nil
 }
 
 // abort sets a deadline in the past, which fails a flush blocked on a
