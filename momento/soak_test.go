@@ -56,13 +56,13 @@ func TestThrottledSoak(t *testing.T) {
 		wg      sync.WaitGroup
 		streams []*soakStream
 		settle  = make(chan struct{}) // closed: stop dropping, catch up
-		last    = make(chan chat.ID, 1)
+		last    chat.ID               // the history's last, set before settle closes
 	)
 	for _, in := range insts {
 		for range perInstance {
 			ss := &soakStream{in: in}
 			streams = append(streams, ss)
-			wg.Go(func() { ss.run(t, room, settle, last) })
+			wg.Go(func() { ss.run(t, room, settle, &last) })
 		}
 	}
 
@@ -110,7 +110,7 @@ func TestThrottledSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(history) > 0 {
-		last <- history[len(history)-1].ID
+		last = history[len(history)-1].ID
 	}
 	close(settle)
 	wg.Wait()
@@ -165,8 +165,8 @@ func pct(d []time.Duration, p int) time.Duration {
 
 // run joins room, reads, and leaves at random moments, resuming after the
 // last message it got, until settle is closed; then it reads until it has
-// the message last names.
-func (ss *soakStream) run(t *testing.T, room chat.Room, settle <-chan struct{}, last chan chat.ID) {
+// the message *last names (read once settle is closed, which publishes it).
+func (ss *soakStream) run(t *testing.T, room chat.Room, settle <-chan struct{}, last *chat.ID) {
 	var (
 		target chat.ID
 		done   bool
@@ -215,10 +215,7 @@ func (ss *soakStream) run(t *testing.T, room chat.Room, settle <-chan struct{}, 
 				}
 			case <-settle:
 				settle = nil
-				select {
-				case target = <-last:
-					last <- target
-				default: // nothing was posted
+				if target = *last; target.IsZero() { // nothing was posted
 					done = true
 					break read
 				}
