@@ -470,3 +470,100 @@ func (s *Server) listLength(c *call) (*dynamicpb.Message, error) {
 	set(mutable(resp, "found"), "length", protoreflect.ValueOfUint32(uint32(len(it.list))))
 	return resp, nil
 }
+
+// listRemove removes every element equal to the request's
+// all_elements_with_value (the SDK's ListRemoveValue). A list left empty
+// is gone, as Momento deletes empty collections. The list's TTL is kept.
+func (s *Server) listRemove(c *call) (*dynamicpb.Message, error) {
+	if whichOneof(c.req, "remove") != "all_elements_with_value" {
+		return nil, errorf(codes.InvalidArgument, "", "ListRemove: no value to remove")
+	}
+	value := getBytes(c.req, "all_elements_with_value")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	it, err := s.listItem(c)
+	if err != nil {
+		return nil, err
+	}
+	resp := c.response()
+	if it == nil {
+		mutable(resp, "missing")
+		return resp, nil
+	}
+	kept := it.list[:0]
+	for _, v := range it.list {
+		if bytes.Equal(v, value) {
+			it.size -= len(v)
+			continue
+		}
+		kept = append(kept, v)
+	}
+	clear(it.list[len(kept):])
+	it.list = kept
+	if len(it.list) == 0 {
+		ch, _ := s.cacheFor(c) // listItem found it
+		delete(ch.items, string(getBytes(c.req, "list_name")))
+	}
+	set(mutable(resp, "found"), "list_length", protoreflect.ValueOfUint32(uint32(len(it.list))))
+	return resp, nil
+}
+
+// TTLs.
+
+// updateTTL sets the expiry of an item of any type (the SDK's UpdateTtl,
+// IncreaseTtl, DecreaseTtl): overwrite unconditionally, increase or
+// decrease only when the new TTL is longer or shorter than what is left.
+func (s *Server) updateTTL(c *call) (*dynamicpb.Message, error) {
+	key := string(getBytes(c.req, "cache_key"))
+	how := whichOneof(c.req, "update_ttl")
+	if how == "" {
+		return nil, errorf(codes.InvalidArgument, "", "UpdateTtl: no TTL")
+	}
+	ttl, err := s.ttl(getUint(c.req, string(how)))
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, err := s.cacheFor(c)
+	if err != nil {
+		return nil, err
+	}
+	now := s.opts.now()
+	resp := c.response()
+	it := ch.live(key, now)
+	if it == nil {
+		mutable(resp, "missing")
+		return resp, nil
+	}
+	expires := now.Add(ttl)
+	switch {
+	case how == "increase_to_milliseconds" && !expires.After(it.expires),
+		how == "decrease_to_milliseconds" && !expires.Before(it.expires):
+		mutable(resp, "not_set")
+		return resp, nil
+	}
+	it.expires = expires
+	mutable(resp, "set")
+	return resp, nil
+}
+
+// itemGetTTL answers the time an item of any type has left.
+func (s *Server) itemGetTTL(c *call) (*dynamicpb.Message, error) {
+	key := string(getBytes(c.req, "cache_key"))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, err := s.cacheFor(c)
+	if err != nil {
+		return nil, err
+	}
+	now := s.opts.now()
+	resp := c.response()
+	it := ch.live(key, now)
+	if it == nil {
+		mutable(resp, "missing")
+		return resp, nil
+	}
+	set(mutable(resp, "found"), "remaining_ttl_millis", protoreflect.ValueOfUint64(uint64(it.expires.Sub(now)/time.Millisecond)))
+	return resp, nil
+}

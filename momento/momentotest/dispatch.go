@@ -84,6 +84,12 @@ func (s *Server) unary(path string) (h unaryFunc, needsCache bool, ok bool) {
 		return s.listFetch, true, true
 	case "/cache_client.Scs/ListLength":
 		return s.listLength, true, true
+	case "/cache_client.Scs/ListRemove":
+		return s.listRemove, true, true
+	case "/cache_client.Scs/UpdateTtl":
+		return s.updateTTL, true, true
+	case "/cache_client.Scs/ItemGetTtl":
+		return s.itemGetTTL, true, true
 	case "/cache_client.pubsub.Pubsub/Publish":
 		return s.publish, false, true
 	}

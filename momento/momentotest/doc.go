@@ -25,7 +25,8 @@
 //	control_client.ScsControl: CreateCache, DeleteCache, ListCaches
 //	cache_client.Ping:         Ping
 //	cache_client.Scs:          Get, Set, SetIf (SetIfEqual, SetIfAbsent, ...), Delete, Increment,
-//	                           ListPushBack, ListFetch, ListLength
+//	                           UpdateTtl (UpdateTtl, IncreaseTtl, DecreaseTtl), ItemGetTtl,
+//	                           ListPushBack, ListFetch, ListLength, ListRemove (ListRemoveValue)
 //	cache_client.pubsub.Pubsub: Publish, Subscribe (server streaming)
 //
 // Anything else answers Unimplemented (the SDK's BadRequestError).
@@ -112,7 +113,9 @@
 //   - Billing details: the "user data" of a request without items is its
 //     encoded size (one chunk in practice), so a Get costs 1 + the value's
 //     chunks and a ListFetch of n small elements 1 + n; a response without
-//     items (Set, SetIf, Increment, ListPushBack, a miss) adds nothing;
+//     items (Set, SetIf, Increment, UpdateTtl, ListPushBack,
+//     ListRemoveValue, a miss) adds nothing, so a ListRemoveValue costs
+//     its value's chunks as a ListPushBack does and an UpdateTtl 1;
 //     SetIf's comparand is not an item; an item's size is key plus value,
 //     a list element's its value alone. Consistent multiplies every data
 //     call that carries it, writes too (the header is sent on all; the
@@ -154,6 +157,10 @@
 //     too large), topic_subscriptions_limit_exceeded,
 //     operations_rate_limit_exceeded. The trailer names are the SDK's; the
 //     messages are this server's.
+//   - ListRemoveValue removes every element equal to the value and keeps
+//     the list's TTL; a list it leaves empty is gone (Momento keeps no empty
+//     collections). UpdateTtl's increase and decrease forms compare with
+//     the time left and answer NotSet when it is not longer or shorter.
 //   - TTL of 0 or above the maximum is InvalidArgument; sizes are counted as
 //     key bytes + value bytes without overhead; a Get, list or Increment
 //     call on an item of the other type is FailedPrecondition.

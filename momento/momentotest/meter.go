@@ -36,13 +36,14 @@ func WithConsistentFactor(f int64) Option {
 //     1024-byte chunks, rounded up, in each item or collection element the
 //     request carries plus each the response carries, times the
 //     consistent-read factor for `read-concern: consistent`, and at least
-//     1. So a ListPushBack of a 250-byte element costs 1, a ListFetch of n
-//     such elements 1 + n (the request's list name counts as one item), a
-//     SetIfEqual 2, an Increment 1.
+//     1. So a ListPushBack or ListRemoveValue of a 250-byte element costs
+//     1, a ListFetch of n such elements 1 + n (the request's list name
+//     counts as one item), a SetIfEqual 2, an Increment or UpdateTtl 1.
 //   - A request without items or elements (Get, Delete, Increment,
-//     ListFetch, ListLength) counts its encoded size as one item; a
-//     response without any (Set, SetIf, Increment, ListPushBack, a miss)
-//     adds nothing: it carries no user data.
+//     UpdateTtl, ItemGetTtl, ListFetch, ListLength) counts its encoded size
+//     as one item; a response without any (Set, SetIf, Increment,
+//     UpdateTtl, ListPushBack, ListRemoveValue, a miss) adds nothing: it
+//     carries no user data.
 //   - An admitted call that fails (unknown cache, size limits, bad
 //     arguments) costs 1 operation.
 //   - A topic publish costs its message's 1024-byte chunks, at least 1;
@@ -251,6 +252,10 @@ func (s *Server) cacheOps(c *call, resp *dynamicpb.Message, err error) int64 {
 		}
 	case "ListPushBack":
 		base = chunks(len(req.Get(field(req, "value")).Bytes()))
+	case "ListRemove":
+		// The value is the request's one element; the answer (a length)
+		// carries no user data, as ListPushBack's.
+		base = chunks(len(req.Get(field(req, "all_elements_with_value")).Bytes()))
 	case "Get":
 		base = chunks(proto.Size(req))
 		if resp.Has(field(resp, "cache_body")) {
@@ -265,7 +270,7 @@ func (s *Server) cacheOps(c *call, resp *dynamicpb.Message, err error) int64 {
 				base += chunks(len(list.Get(i).Bytes()))
 			}
 		}
-	default: // Delete, Increment, ListLength
+	default: // Delete, Increment, ListLength, UpdateTtl, ItemGetTtl
 		base = chunks(proto.Size(req))
 	}
 	ops := max(1, base*factor)

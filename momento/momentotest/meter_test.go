@@ -69,6 +69,31 @@ func TestBilling(t *testing.T) {
 		{"ListFetch of the last 5", func() { fetch(t, cc, "room", ptr(-5), nil) }, "ListFetch", 1 + 5},
 		{"ListFetch miss", func() { fetch(t, cc, "nope", nil, nil) }, "ListFetch", 1},
 		{"ListLength", func() { listLength(t, cc, "room") }, "ListLength", 1},
+		// The value is the request's one element, as a push's.
+		{"ListRemoveValue of 250 B", func() {
+			_, err := cc.ListRemoveValue(ctx, &momento.ListRemoveValueRequest{CacheName: testCache, ListName: "other", Value: momento.String(message)})
+			must[any](t, "ListRemoveValue")(nil, err)
+		}, "ListRemove", 1},
+		{"ListRemoveValue of 1500 B", func() {
+			_, err := cc.ListRemoveValue(ctx, &momento.ListRemoveValueRequest{CacheName: testCache, ListName: "other", Value: momento.String(big)})
+			must[any](t, "ListRemoveValue")(nil, err)
+		}, "ListRemove", 2},
+		{"ListRemoveValue of 1024 B: the list name is not billed", func() {
+			_, err := cc.ListRemoveValue(ctx, &momento.ListRemoveValueRequest{CacheName: testCache, ListName: "other", Value: momento.String(strings.Repeat("y", 1024))})
+			must[any](t, "ListRemoveValue")(nil, err)
+		}, "ListRemove", 1},
+		{"ListRemoveValue, Consistent", func() {
+			_, err := strong.ListRemoveValue(ctx, &momento.ListRemoveValueRequest{CacheName: testCache, ListName: "nope", Value: momento.String(message)})
+			must[any](t, "ListRemoveValue")(nil, err)
+		}, "ListRemove", 2},
+		{"UpdateTtl", func() {
+			_, err := cc.UpdateTtl(ctx, &momento.UpdateTtlRequest{CacheName: testCache, Key: momento.String("room"), Ttl: time.Hour})
+			must[any](t, "UpdateTtl")(nil, err)
+		}, "UpdateTtl", 1},
+		{"ItemGetTtl", func() {
+			_, err := cc.ItemGetTtl(ctx, &momento.ItemGetTtlRequest{CacheName: testCache, Key: momento.String("room")})
+			must[any](t, "ItemGetTtl")(nil, err)
+		}, "ItemGetTtl", 1},
 		{"Increment", func() { must[int64](t, "Increment")(increment(cc, ctx, "seq", 1, time.Minute)) }, "Increment", 1},
 		{"Increment, Consistent", func() { must[int64](t, "Increment")(increment(strong, ctx, "seq", 1, time.Minute)) }, "Increment", 2},
 		{"SetIfEqual stored", func() {

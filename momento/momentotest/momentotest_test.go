@@ -404,6 +404,137 @@ func TestListTTL(t *testing.T) {
 	}
 }
 
+func TestListRemoveValue(t *testing.T) {
+	clock := newFakeClock()
+	_, cc, _ := startWithCache(t, momentotest.WithClock(clock.Now))
+	ctx := t.Context()
+	remove := func(list, value string) {
+		t.Helper()
+		resp := must[responses.ListRemoveValueResponse](t, "ListRemoveValue "+value)(cc.ListRemoveValue(ctx, &momento.ListRemoveValueRequest{
+			CacheName: testCache, ListName: list, Value: momento.String(value),
+		}))
+		if _, ok := resp.(*responses.ListRemoveValueSuccess); !ok {
+			t.Fatalf("ListRemoveValue: unexpected response %T", resp)
+		}
+	}
+	ttl := &utils.CollectionTtl{Ttl: 10 * time.Second, RefreshTtl: true}
+	for _, v := range []string{"a", "b", "a", "c", "a"} {
+		push(t, cc, "room", v, 0, ttl)
+	}
+	remove("room", "a") // every one
+	if got, want := fetch(t, cc, "room", nil, nil), []string{"b", "c"}; !slices.Equal(got, want) {
+		t.Errorf("after removing a: got %q, want %q", got, want)
+	}
+	remove("room", "x") // none: no change
+	remove("room", "B") // exact bytes only
+	if got, want := fetch(t, cc, "room", nil, nil), []string{"b", "c"}; !slices.Equal(got, want) {
+		t.Errorf("after removing values not there: got %q, want %q", got, want)
+	}
+	remove("nope", "a") // a missing list succeeds too
+
+	// The list keeps its expiry: 10s from the last push.
+	clock.Advance(9 * time.Second)
+	remove("room", "b")
+	if n, ok := listLength(t, cc, "room"); !ok || n != 1 {
+		t.Errorf("ListLength at 9s: got %d, %v; want 1, hit", n, ok)
+	}
+	clock.Advance(2 * time.Second)
+	if _, ok := listLength(t, cc, "room"); ok {
+		t.Errorf("ListLength at 11s: got a hit; ListRemoveValue must not refresh the TTL")
+	}
+
+	// Removing the last element leaves no list: a push starts a new one
+	// with the push's TTL.
+	push(t, cc, "one", "a", 0, &utils.CollectionTtl{Ttl: time.Second})
+	remove("one", "a")
+	if _, ok := listLength(t, cc, "one"); ok {
+		t.Errorf("ListLength of an emptied list: got a hit, want a miss")
+	}
+
+	// Not on a scalar.
+	if _, err := cc.Set(ctx, &momento.SetRequest{CacheName: testCache, Key: momento.String("k"), Value: momento.String("a")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := cc.ListRemoveValue(ctx, &momento.ListRemoveValueRequest{CacheName: testCache, ListName: "k", Value: momento.String("a")})
+	wantErrCode(t, "ListRemoveValue on a scalar", err, momento.FailedPreconditionError)
+	_, err = cc.ListRemoveValue(ctx, &momento.ListRemoveValueRequest{CacheName: "nope", ListName: "room", Value: momento.String("a")})
+	wantErrCode(t, "ListRemoveValue on an unknown cache", err, momento.NotFoundError)
+}
+
+func TestUpdateTTL(t *testing.T) {
+	clock := newFakeClock()
+	_, cc, _ := startWithCache(t, momentotest.WithClock(clock.Now))
+	ctx := t.Context()
+	ttlOf := func(key string) (time.Duration, bool) {
+		t.Helper()
+		resp := must[responses.ItemGetTtlResponse](t, "ItemGetTtl")(cc.ItemGetTtl(ctx, &momento.ItemGetTtlRequest{CacheName: testCache, Key: momento.String(key)}))
+		if hit, ok := resp.(*responses.ItemGetTtlHit); ok {
+			return hit.RemainingTtl(), true
+		}
+		return 0, false
+	}
+	if _, err := cc.Set(ctx, &momento.SetRequest{CacheName: testCache, Key: momento.String("k"), Value: momento.String("v"), Ttl: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	push(t, cc, "list", "x", 0, &utils.CollectionTtl{Ttl: time.Minute})
+	clock.Advance(10 * time.Second)
+	if d, ok := ttlOf("k"); !ok || d != 50*time.Second {
+		t.Errorf("ItemGetTtl(k) after 10s of 1m: got %v, %v; want 50s, hit", d, ok)
+	}
+	if _, ok := ttlOf("nope"); ok {
+		t.Errorf("ItemGetTtl(nope): got a hit, want a miss")
+	}
+
+	for _, tc := range []struct {
+		name string
+		call func() (any, error)
+		want string // response type
+		left time.Duration
+	}{
+		{"overwrite shorter", func() (any, error) {
+			return cc.UpdateTtl(ctx, &momento.UpdateTtlRequest{CacheName: testCache, Key: momento.String("k"), Ttl: 5 * time.Second})
+		}, "*responses.UpdateTtlSet", 5 * time.Second},
+		{"overwrite longer", func() (any, error) {
+			return cc.UpdateTtl(ctx, &momento.UpdateTtlRequest{CacheName: testCache, Key: momento.String("k"), Ttl: time.Hour})
+		}, "*responses.UpdateTtlSet", time.Hour},
+		{"increase to less", func() (any, error) {
+			return cc.IncreaseTtl(ctx, &momento.IncreaseTtlRequest{CacheName: testCache, Key: momento.String("k"), Ttl: time.Minute})
+		}, "*responses.IncreaseTtlNotSet", time.Hour},
+		{"decrease", func() (any, error) {
+			return cc.DecreaseTtl(ctx, &momento.DecreaseTtlRequest{CacheName: testCache, Key: momento.String("k"), Ttl: time.Minute})
+		}, "*responses.DecreaseTtlSet", time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := tc.call()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprintf("%T", resp); got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+			if d, ok := ttlOf("k"); !ok || d != tc.left {
+				t.Errorf("TTL left: got %v, %v; want %v", d, ok, tc.left)
+			}
+		})
+	}
+
+	// A list's TTL too; then it expires by it.
+	resp, err := cc.UpdateTtl(ctx, &momento.UpdateTtlRequest{CacheName: testCache, Key: momento.String("list"), Ttl: 2 * time.Second})
+	if _, ok := resp.(*responses.UpdateTtlSet); err != nil || !ok {
+		t.Fatalf("UpdateTtl of a list: %T, %v; want set", resp, err)
+	}
+	clock.Advance(2 * time.Second)
+	if _, ok := listLength(t, cc, "list"); ok {
+		t.Errorf("list 2s after UpdateTtl(2s): got a hit, want expired")
+	}
+	resp, err = cc.UpdateTtl(ctx, &momento.UpdateTtlRequest{CacheName: testCache, Key: momento.String("list"), Ttl: time.Second})
+	if _, ok := resp.(*responses.UpdateTtlMiss); err != nil || !ok {
+		t.Errorf("UpdateTtl of an expired list: %T, %v; want a miss", resp, err)
+	}
+	_, err = cc.UpdateTtl(ctx, &momento.UpdateTtlRequest{CacheName: testCache, Key: momento.String("k"), Ttl: 25 * time.Hour})
+	wantErrCode(t, "UpdateTtl above 24h", err, momento.InvalidArgumentError)
+}
+
 func TestSweep(t *testing.T) {
 	clock := newFakeClock()
 	s, cc, _ := startWithCache(t, momentotest.WithClock(clock.Now))
