@@ -17,9 +17,9 @@ import (
 // cursor (Last-Event-ID, or ?after=), then live messages, each once and in
 // history order, with a comment whenever the stream has been idle for
 // about a heartbeat interval (see pulse). The stream ends when the client
-// goes, at shutdown, when the client takes no bytes for the stalled-writer
-// bound, or when the hub drops it for falling behind; the client then
-// resumes from its last event id.
+// goes, at shutdown, when a write waits on the client for the
+// stalled-writer bound, or when the hub drops it for falling behind; the
+// client then resumes from its last event id.
 //
 // An HTTP/1.1 stream takes over its connection: the server's read and
 // write buffers, its chunked encoding and its per-request goroutines are

@@ -213,7 +213,11 @@ func hijack(rc *http.ResponseController, h http.Header, slack time.Duration) (*r
 	return &rawConn{Conn: conn, header: h, slack: slack, unwatch: func() {}}, nil
 }
 
-func (c *rawConn) head(b []byte) []byte { return appendHead(b, c.header) }
+func (c *rawConn) head(b []byte) []byte {
+	b = appendHead(b, c.header)
+	c.header = nil // an idle stream keeps no map of headers
+	return b
+}
 
 func (c *rawConn) write(b []byte, deadline time.Time) (int, error) {
 	// Moving the deadline costs a few percent of a small write, so it
