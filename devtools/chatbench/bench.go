@@ -54,7 +54,34 @@ type Config struct {
 	// Pollers is the number of epoll pollers, default 1: one thread
 	// reading every stream batches best and leaves the most CPU to the
 	// server (on 2 cores, 2 pollers cost about a quarter more per delivery).
-	Pollers  int
+	Pollers int
+
+	// StreamURLs spreads the streams over several servers, stream i to
+	// StreamURLs[i % len]; posts still go to URL. Default: URL alone.
+	// Deliveries on streams of a server other than URL's are also
+	// counted apart, as cross-instance latency.
+	StreamURLs []string
+	// PIDs are more server processes (another instance, say) whose RSS
+	// and CPU add to PID's.
+	PIDs []int
+	// Proxy sends the streams through a TCP proxy inside the tool, in
+	// front of StreamURLs (or URL), a new connection going to the next
+	// upstream in turn that accepts it.
+	Proxy bool
+	// RetryHint makes a dropped stream wait for the server's SSE retry
+	// hint before it reconnects, as EventSource does, rather than 20 ms.
+	RetryHint bool
+	// DisruptAt, when positive, is when, that long into the posting,
+	// Disrupt is called once: with Proxy and no Disrupt, the proxy cuts
+	// every connection at once. Disrupt returns how many streams it cut
+	// (or -1 if it cannot tell). The run then measures how the streams
+	// resume and what the storm costs the server.
+	DisruptAt time.Duration
+	Disrupt   func() (int, error)
+	// OnLoad is called as posting begins, and the stop it returns once
+	// the drain is over (a profiler, say).
+	OnLoad func() (stop func())
+
 	Progress io.Writer // progress lines; nil = silent
 }
 
@@ -170,6 +197,38 @@ type Result struct {
 	OtherCPUPercent   float64
 	FirstErrors       []string // a few of the errors seen, for the report
 	RaisedFileLimitTo uint64
+	ServerFileLimit   uint64 // the server's soft RLIMIT_NOFILE, from /proc/PID/limits
+	PeakRSS           int64  // the most the server held, sampled every 200 ms from idle to the end
+
+	// With StreamURLs: the deliveries on streams of another server than
+	// the one posted to, and their latency.
+	CrossDeliveries    int64
+	CrossP50, CrossP99 time.Duration
+	CrossMax           time.Duration
+
+	// With DisruptAt: what the disruption did and how the streams came
+	// back. Resume times run from the disruption to the moment a
+	// stream's new connection was established (the server had its
+	// Last-Event-ID and would send from there).
+	Disrupted     bool
+	Cut           int // connections the disruption cut, as it reported
+	StormStreams  int // streams dropped after the disruption
+	StormResumed  int // of those, the ones that resumed
+	ResumeP50     time.Duration
+	ResumeP99     time.Duration
+	ResumeMax     time.Duration
+	ResumedOver5s int // dropped streams that took longer than 5 s, or never resumed
+	// The server's CPU (% of one core) over the 3 s before the
+	// disruption and the 5 s after it, and its RSS at the disruption
+	// and at most in those 5 s.
+	SteadyCPUPercent float64
+	StormCPUPercent  float64
+	StormRSSBefore   int64
+	StormRSSPeak     int64
+
+	// Baseline is a second run the scenario compares this one with (the
+	// memory store beside Momento), nil otherwise.
+	Baseline *Result `json:",omitempty"`
 }
 
 // bench is the state shared by a run's streams and posters.
@@ -195,6 +254,13 @@ type bench struct {
 	lastRecv     atomic.Int64          // b.now() of the latest delivery
 	lat          [histShards]histogram // post sent → event arrived in the socket
 	readLat      [histShards]histogram // post sent → event read by the tool
+
+	// With StreamURLs: each stream's server (host:port), by index
+	// modulo their number, and whether it is another than host.
+	streamHosts []string
+	cross       []bool
+	crossLat    [histShards]histogram
+	disruptAt   atomic.Int64 // b.now() of the disruption; 0 = none yet
 
 	nextPost  atomic.Int64
 	attempted atomic.Int64
@@ -252,10 +318,31 @@ func (b *bench) noteError(err error) {
 func (b *bench) dial(ctx context.Context, idx int) (net.Conn, error) {
 	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: -1}
 	if b.srcIPs > 0 {
-		n := 2 + idx%b.srcIPs
-		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, byte(n>>16), byte(n>>8), byte(n))}
+		d.LocalAddr = &net.TCPAddr{IP: srcIP(idx, b.srcIPs)}
 	}
-	return d.DialContext(ctx, "tcp", b.host)
+	return d.DialContext(ctx, "tcp", b.streamHost(idx))
+}
+
+// srcIP is stream idx's source address among n: 127.0.0.2 and up, so
+// that every address has its own ephemeral ports (about 28,000 each with
+// Linux's default ip_local_port_range).
+func srcIP(idx, n int) net.IP {
+	k := 2 + idx%n
+	return net.IPv4(127, byte(k>>16), byte(k>>8), byte(k))
+}
+
+// streamHost is the host:port stream idx connects to.
+func (b *bench) streamHost(idx int) string {
+	if len(b.streamHosts) == 0 {
+		return b.host
+	}
+	return b.streamHosts[idx%len(b.streamHosts)]
+}
+
+// isCross tells whether stream idx reads another server than the one
+// posted to.
+func (b *bench) isCross(idx int) bool {
+	return len(b.cross) > 0 && b.cross[idx%len(b.cross)]
 }
 
 func (b *bench) dialPost(ctx context.Context) (net.Conn, error) {
@@ -281,10 +368,33 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Target: cfg.Target, Room: cfg.Room, Streams: cfg.Streams, Rate: cfg.Rate}
-	if lim, err := raiseNoFile(uint64(cfg.Streams+cfg.Posters) + 1024); err == nil {
+	// A proxy holds two descriptors per stream.
+	need := uint64(cfg.Streams+cfg.Posters) + 1024
+	if cfg.Proxy {
+		need += 2 * uint64(cfg.Streams)
+	}
+	if lim, err := raiseNoFile(need); err == nil {
 		res.RaisedFileLimitTo = lim
 	} else {
 		b.progress("could not raise the open-file limit: %v", err)
+	}
+	b.checkServerLimits(res)
+	if cfg.Proxy {
+		ups := b.streamHosts
+		if len(ups) == 0 {
+			ups = []string{b.host}
+		}
+		px, err := startProxy(ups)
+		if err != nil {
+			return nil, err
+		}
+		defer px.close()
+		// The streams go to the proxy; the cross-instance split no
+		// longer applies, since the proxy chooses their server.
+		b.streamHosts, b.cross = []string{px.addr()}, nil
+		if cfg.DisruptAt > 0 && cfg.Disrupt == nil {
+			b.cfg.Disrupt = func() (int, error) { return px.cut(), nil }
+		}
 	}
 
 	// A stream or poster that meets an error the run cannot survive ends
@@ -351,6 +461,17 @@ func newBench(cfg Config) (*bench, error) {
 	if (int64(b.words)*8+int64(b.posters)*4)*int64(cfg.Streams) > 1<<30 {
 		return nil, fmt.Errorf("%d streams × (%d posts, %d posters) need over 1 GB of bookkeeping: lower -posts or -posters", cfg.Streams, b.maxPosts, b.posters)
 	}
+	for _, su := range cfg.StreamURLs {
+		u, err := url.Parse(su)
+		if err != nil || u.Scheme != "http" || u.Host == "" {
+			return nil, fmt.Errorf("stream URL %q: want http://127.0.0.1:PORT", su)
+		}
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, fmt.Errorf("stream URL %q: the tool drives loopback servers only", su)
+		}
+		b.streamHosts = append(b.streamHosts, u.Host)
+		b.cross = append(b.cross, u.Host != b.host)
+	}
 	b.baseWall = b.base.UnixNano()
 	b.acked = make([]atomic.Uint64, b.words)
 	b.srcIPs = cfg.SrcIPs
@@ -366,11 +487,33 @@ func (b *bench) sample() procSample {
 	if b.cfg.PID == 0 {
 		return procSample{}
 	}
-	s, err := readProc(b.cfg.PID)
-	if err != nil {
-		b.noteError(fmt.Errorf("reading /proc/%d: %w", b.cfg.PID, err))
+	var sum procSample
+	for _, pid := range append([]int{b.cfg.PID}, b.cfg.PIDs...) {
+		s, err := readProc(pid)
+		if err != nil {
+			b.noteError(fmt.Errorf("reading /proc/%d: %w", pid, err))
+		}
+		sum.RSS += s.RSS
+		sum.CPU += s.CPU
 	}
-	return s
+	return sum
+}
+
+// checkServerLimits reads the server's open-file limit and warns when it
+// cannot hold every stream: the server then refuses connections (accept
+// fails with EMFILE) and the run stalls while connecting.
+func (b *bench) checkServerLimits(res *Result) {
+	if b.cfg.PID == 0 {
+		return
+	}
+	lim, err := procFileLimit(b.cfg.PID)
+	if err != nil {
+		return
+	}
+	res.ServerFileLimit = lim
+	if perServer := uint64(b.cfg.Streams/(1+len(b.cfg.PIDs))) + 64; lim < perServer {
+		b.progress("the server (pid %d) may open %d files, fewer than its %d streams need: raise its `ulimit -n` (docs/benchmarks.md, Settings)", b.cfg.PID, lim, perServer)
+	}
 }
 
 // connect opens every stream, with epoll pollers or a goroutine each,
@@ -432,29 +575,85 @@ func (b *bench) settle(ctx context.Context) (procSample, error) {
 
 // window is what the load phase saw. Times are b.now() values.
 type window struct {
-	t0      int64 // the first post
-	postEnd int64 // the last post answered (or given up)
-	end     int64 // the drain over
-	stalled bool  // deliveries stopped short of every accepted post on every stream
-	after   procSample
-	toolCPU time.Duration // the tool's own CPU during the window
-	busy    time.Duration // all the machine's busy CPU during the window
+	t0        int64 // the first post
+	postEnd   int64 // the last post answered (or given up)
+	end       int64 // the drain over
+	stalled   bool  // deliveries stopped short of every accepted post on every stream
+	after     procSample
+	toolCPU   time.Duration // the tool's own CPU during the window
+	busy      time.Duration // all the machine's busy CPU during the window
+	samples   []timedSample // the server every 200 ms
+	cut       int           // connections the disruption cut
+	disrupted bool
 }
 
 // load posts, then drains the deliveries, and samples the server, the
 // tool and the machine around both.
 func (b *bench) load(ctx context.Context) window {
+	if b.cfg.OnLoad != nil {
+		stop := b.cfg.OnLoad()
+		defer stop()
+	}
 	toolBefore, busyBefore := selfCPU(), machineBusy()
 	w := window{t0: b.now()}
 	b.lastRecv.Store(w.t0)
+	sctx, stopSampling := context.WithCancel(ctx)
+	samples := make(chan []timedSample, 1)
+	go func() { samples <- b.sampleEvery(sctx, 200*time.Millisecond) }()
+	var disrupted sync.WaitGroup
+	if b.cfg.DisruptAt > 0 && b.cfg.Disrupt != nil {
+		disrupted.Go(func() { b.disrupt(ctx, w.t0, &w) })
+	}
 	b.post(ctx, w.t0)
 	w.postEnd = b.now()
+	disrupted.Wait()
 	w.stalled = !b.drain(ctx)
 	w.end = b.now()
 	w.after = b.sample()
 	w.toolCPU = selfCPU() - toolBefore
 	w.busy = machineBusy() - busyBefore
+	stopSampling()
+	w.samples = <-samples
 	return w
+}
+
+// timedSample is the server's procSample at b.now() t.
+type timedSample struct {
+	t int64
+	procSample
+}
+
+// sampleEvery samples the server every d until ctx ends.
+func (b *bench) sampleEvery(ctx context.Context, d time.Duration) []timedSample {
+	if b.cfg.PID == 0 {
+		return nil
+	}
+	var out []timedSample
+	tick := time.NewTicker(d)
+	defer tick.Stop()
+	for {
+		out = append(out, timedSample{b.now(), b.sample()})
+		select {
+		case <-ctx.Done():
+			return out
+		case <-tick.C:
+		}
+	}
+}
+
+// disrupt calls cfg.Disrupt at cfg.DisruptAt into the posting.
+func (b *bench) disrupt(ctx context.Context, t0 int64, w *window) {
+	if d := time.Duration(t0 + int64(b.cfg.DisruptAt) - b.now()); d > 0 && sleepCtx(ctx, d) != nil {
+		return
+	}
+	// Streams that drop from now on count as the storm's.
+	b.disruptAt.Store(b.now())
+	n, err := b.cfg.Disrupt()
+	if err != nil {
+		b.noteError(fmt.Errorf("disruption: %w", err))
+	}
+	w.cut, w.disrupted = n, true
+	b.progress("%s: disruption at %.1fs: %d connections cut", b.cfg.Target, time.Duration(b.disruptAt.Load()-t0).Seconds(), n)
 }
 
 // tally fills res with the posts, deliveries, latencies, each stream's
@@ -480,6 +679,14 @@ func (b *bench) tally(res *Result, w window) {
 	readLat := mergeShards(&b.readLat)
 	res.ReadP50, res.ReadP99 = readLat.quantile(0.50), readLat.quantile(0.99)
 	res.ReadMax = time.Duration(readLat.max.Load())
+	if len(b.cross) > 0 {
+		cross := mergeShards(&b.crossLat)
+		res.CrossP50, res.CrossP99 = cross.quantile(0.50), cross.quantile(0.99)
+		res.CrossMax = time.Duration(cross.max.Load())
+	}
+	var resume histogram
+	d := b.disruptAt.Load()
+	res.Disrupted, res.Cut = w.disrupted, w.cut
 	acked := make([]uint64, b.words)
 	for i := range acked {
 		acked[i] = b.acked[i].Load()
@@ -496,6 +703,21 @@ func (b *bench) tally(res *Result, w window) {
 		res.Dropped += s.drops
 		res.Resumed += s.resumes
 		res.Unrecovered += s.unrecovered
+		res.CrossDeliveries += s.crossGot
+		if s.stormDrop {
+			res.StormStreams++
+			if s.resumeAt > 0 {
+				res.StormResumed++
+				resume.record(time.Duration(s.resumeAt - d))
+			}
+			if s.resumeAt == 0 || time.Duration(s.resumeAt-d) > 5*time.Second {
+				res.ResumedOver5s++
+			}
+		}
+	}
+	if res.StormResumed > 0 {
+		res.ResumeP50, res.ResumeP99 = resume.quantile(0.5), resume.quantile(0.99)
+		res.ResumeMax = time.Duration(resume.max.Load())
 	}
 	b.errMu.Lock()
 	res.FirstErrors = append(res.FirstErrors, b.errors...)
@@ -530,6 +752,14 @@ func (b *bench) cost(res *Result, before, idle procSample, w window) {
 			res.CPUPerDelivery = res.ServerCPU / time.Duration(res.Deliveries)
 		}
 	}
+	for _, x := range w.samples {
+		res.PeakRSS = max(res.PeakRSS, x.RSS)
+	}
+	res.PeakRSS = max(res.PeakRSS, idle.RSS, w.after.RSS)
+	if d := b.disruptAt.Load(); d > 0 {
+		res.SteadyCPUPercent, _, _ = cpuBetween(w.samples, d-int64(3*time.Second), d)
+		res.StormCPUPercent, res.StormRSSBefore, res.StormRSSPeak = cpuBetween(w.samples, d, d+int64(5*time.Second))
+	}
 	wall := time.Duration(w.end - w.t0).Seconds()
 	if wall > 0 {
 		res.ServerCPUPercent = 100 * res.ServerCPU.Seconds() / wall
@@ -538,6 +768,28 @@ func (b *bench) cost(res *Result, before, idle procSample, w window) {
 			res.OtherCPUPercent = max(0, 100*(w.busy-res.ServerCPU-res.ToolCPU).Seconds()/wall)
 		}
 	}
+}
+
+// cpuBetween is, from the samples taken between b.now() times from and
+// to, the server's CPU in % of one core, its RSS at the first of them,
+// and the most it held.
+func cpuBetween(samples []timedSample, from, to int64) (pct float64, rssFirst, rssPeak int64) {
+	var first, last *timedSample
+	for i := range samples {
+		x := &samples[i]
+		if x.t < from || x.t > to {
+			continue
+		}
+		if first == nil {
+			first = x
+		}
+		last = x
+		rssPeak = max(rssPeak, x.RSS)
+	}
+	if first == nil || last.t <= first.t {
+		return 0, 0, rssPeak
+	}
+	return 100 * (last.CPU - first.CPU).Seconds() / time.Duration(last.t-first.t).Seconds(), first.RSS, rssPeak
 }
 
 // runBudget bounds how long Run takes with cfg (defaults applied): every

@@ -203,3 +203,18 @@ func TestHistogram(t *testing.T) {
 		t.Errorf("max %s, want 1s", got)
 	}
 }
+
+func TestStreamReadsRetryHint(t *testing.T) {
+	s := newStream(testBench(targetChat), 0)
+	head := "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+	if err := feedAll(t, s, head+chunk("retry: 2500\n\n"), 3); err != nil {
+		t.Fatal(err)
+	}
+	if s.retry != 2500*time.Millisecond {
+		t.Errorf("retry %s, want 2.5s", s.retry)
+	}
+	s.b.cfg.RetryHint = true
+	if got := s.dropped(); got != 2500*time.Millisecond {
+		t.Errorf("wait after a drop with RetryHint: %s, want the 2.5s hint", got)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -30,14 +31,39 @@ type scenario struct {
 	Rate     float64 // 0 = max rate
 	Duration time.Duration
 	Settle   time.Duration
+	// Kind is how the scenario runs: "" one chat, every stream on it;
+	// kindStorm the same through the tool's proxy, which cuts every
+	// stream at once; kindMomento two chats on momentotest, the streams
+	// split between them, beside one chat on the memory store with all
+	// the streams; kindRolling two chats on momentotest behind the
+	// proxy, one of them restarted.
+	Kind string
+	// DisruptAt is when, into the posting, the storm's cut or the
+	// rolling restart happens.
+	DisruptAt time.Duration
 }
 
+const (
+	kindStorm   = "storm"
+	kindMomento = "momento"
+	kindRolling = "rolling"
+)
+
+// scenarios are the issue's targets; all runs the first four, and the
+// larger ones (100k and after) are run by name.
 var scenarios = []scenario{
-	{"10k", "10,000 streams, 10 posts/s", 10_000, 10, 15 * time.Second, 2 * time.Second},
-	{"5k", "5,000 streams, 100 posts/s", 5_000, 100, 15 * time.Second, time.Second},
-	{"max", "100 streams, posts at max rate", 100, 0, 10 * time.Second, 500 * time.Millisecond},
-	{"cpu", "1,000 streams, 100 posts/s", 1_000, 100, 15 * time.Second, time.Second},
+	{Name: "10k", Title: "10,000 streams, 10 posts/s", Streams: 10_000, Rate: 10, Duration: 15 * time.Second, Settle: 2 * time.Second},
+	{Name: "5k", Title: "5,000 streams, 100 posts/s", Streams: 5_000, Rate: 100, Duration: 15 * time.Second, Settle: time.Second},
+	{Name: "max", Title: "100 streams, posts at max rate", Streams: 100, Duration: 10 * time.Second, Settle: 500 * time.Millisecond},
+	{Name: "cpu", Title: "1,000 streams, 100 posts/s", Streams: 1_000, Rate: 100, Duration: 15 * time.Second, Settle: time.Second},
+	{Name: "100k", Title: "100,000 streams, 1 post/s", Streams: 100_000, Rate: 1, Duration: 20 * time.Second, Settle: 3 * time.Second},
+	{Name: "storm", Title: "10,000 streams cut at once by a proxy, 10 posts/s", Streams: 10_000, Rate: 10, Duration: 15 * time.Second, Settle: 2 * time.Second, Kind: kindStorm, DisruptAt: 5 * time.Second},
+	{Name: "momento", Title: "2 instances on momentotest × 5,000 streams, 10 posts/s", Streams: 10_000, Rate: 10, Duration: 15 * time.Second, Settle: 2 * time.Second, Kind: kindMomento},
+	{Name: "rolling", Title: "2 instances on momentotest behind a proxy, 10,000 streams, one restarted, 10 posts/s", Streams: 10_000, Rate: 10, Duration: 15 * time.Second, Settle: 2 * time.Second, Kind: kindRolling, DisruptAt: 5 * time.Second},
 }
+
+// classic is how many of scenarios "all" runs.
+const classic = 4
 
 // targetBase is a -compare target: a second chat binary (-base-bin),
 // typically main's before a change, run exactly like targetChat (same
@@ -71,22 +97,39 @@ type compareConfig struct {
 	// use during a run before it is redone (at most twice); 0 = no check.
 	MaxOther float64
 	Out      string // markdown file to write besides stdout
+	// MomentoBin is devtools/momentotest built (default: go build);
+	// TopicRate the chats' CHAT_MOMENTO_TOPIC_RATE in the Momento
+	// scenarios.
+	MomentoBin string
+	TopicRate  float64
+	// Perf, when set, is a directory where each run's server is
+	// profiled with perf record during the posting, and perf report's
+	// summary written beside it.
+	Perf     string
 	Progress io.Writer
 }
 
 func pickScenarios(list string) ([]scenario, error) {
 	if list == "all" || list == "" {
-		return scenarios, nil
+		return scenarios[:classic], nil
 	}
 	var out []scenario
 	for name := range strings.SplitSeq(list, ",") {
 		i := slices.IndexFunc(scenarios, func(s scenario) bool { return s.Name == strings.TrimSpace(name) })
 		if i < 0 {
-			return nil, fmt.Errorf("-scenario %q: want all or a list of 10k, 5k, max, cpu", name)
+			return nil, fmt.Errorf("-scenario %q: want all or a list of %s", name, scenarioNames())
 		}
 		out = append(out, scenarios[i])
 	}
 	return out, nil
+}
+
+func scenarioNames() string {
+	var names []string
+	for _, s := range scenarios {
+		names = append(names, s.Name)
+	}
+	return strings.Join(names, ", ")
 }
 
 // compareBudget bounds how long a comparison may take, for the hard
@@ -96,6 +139,9 @@ func compareBudget(c compareConfig) time.Duration {
 	var d time.Duration
 	for _, s := range c.Scenarios {
 		run := runBudget(Config{Streams: s.Streams, Settle: s.Settle, Duration: s.Duration}) + time.Minute
+		if s.Kind == kindMomento {
+			run *= 2 // and the memory store beside it
+		}
 		if c.MaxOther > 0 {
 			run = 3 * (run + time.Minute)
 		}
@@ -160,10 +206,24 @@ func compare(ctx context.Context, c compareConfig, stdout io.Writer) error {
 			return fmt.Errorf("-targets: unknown %q", t)
 		}
 	}
-	// Enough descriptors for the largest scenario, for the tool and, by
-	// inheritance of the hard limit, the servers.
-	if _, err := raiseNoFile(65536); err != nil {
-		fmt.Fprintf(c.Progress, "could not raise the open-file limit: %v\n", err)
+	for _, sc := range c.Scenarios {
+		if (sc.Kind == kindMomento || sc.Kind == kindRolling) && c.MomentoBin == "" {
+			if c.MomentoBin, err = goBuild(ctx, "./devtools/momentotest", filepath.Join(dir, "momentotest"), c.Progress); err != nil {
+				return err
+			}
+		}
+	}
+	// Enough descriptors for the largest scenario, for the tool (each
+	// stream, and through the proxy two more) and, by inheritance of
+	// the hard limit, the servers (Go raises its soft limit to it).
+	want := uint64(65536)
+	for _, sc := range c.Scenarios {
+		want = max(want, 3*uint64(sc.Streams)+8192)
+	}
+	if lim, err := raiseNoFile(want); err != nil {
+		fmt.Fprintf(c.Progress, "could not raise the open-file limit to %d: %v\n", want, err)
+	} else if lim < want {
+		fmt.Fprintf(c.Progress, "open-file limit %d, below the %d wanted: run as root or raise `ulimit -Hn`\n", lim, want)
 	}
 	fmt.Fprintf(c.Progress, "machine: %s\n", machine())
 
@@ -187,7 +247,7 @@ func compare(ctx context.Context, c compareConfig, stdout io.Writer) error {
 					if c.MaxOther > 0 {
 						waitQuiet(ctx, c.MaxOther/2, time.Minute, c.Progress)
 					}
-					res, err := compareRun(ctx, c, sc, t, bins[t], dir)
+					res, err := compareRun(ctx, c, sc, t, bins[t], dir, run)
 					if err != nil {
 						return fmt.Errorf("%s run %d, %s: %w", sc.Name, run, t, err)
 					}
@@ -201,6 +261,9 @@ func compare(ctx context.Context, c compareConfig, stdout io.Writer) error {
 				}
 				results[sc.Name][t] = append(results[sc.Name][t], best)
 				line := fmt.Sprintf("%s run %d %-10s %s", sc.Name, run, t, best.summary())
+				if best.Baseline != nil {
+					line += fmt.Sprintf("\n%s run %d %-10s memory store, one instance: %s", sc.Name, run, t, best.Baseline.summary())
+				}
 				runLines = append(runLines, line)
 				fmt.Fprintln(c.Progress, line)
 				for _, e := range best.FirstErrors {
@@ -220,35 +283,257 @@ func compare(ctx context.Context, c compareConfig, stdout io.Writer) error {
 	return nil
 }
 
-func compareRun(ctx context.Context, c compareConfig, sc scenario, target, bin, dir string) (*Result, error) {
-	srv, err := startServer(ctx, target, bin, dir)
-	if err != nil {
-		return nil, err
-	}
-	defer srv.stop()
+func compareRun(ctx context.Context, c compareConfig, sc scenario, target, bin, dir string, run int) (*Result, error) {
 	dur := sc.Duration
 	if c.Quick {
 		dur = min(dur, 5*time.Second)
 	}
-	res, err := Run(ctx, Config{
-		Target:   serverKind(target),
-		URL:      srv.url,
-		APIKey:   srv.apiKey,
-		Streams:  sc.Streams,
-		Rate:     sc.Rate,
-		Duration: dur,
-		Posters:  c.Posters,
-		Size:     c.Size,
-		IO:       c.IO,
-		Pollers:  c.Pollers,
-		PID:      srv.cmd.Process.Pid,
-		Settle:   sc.Settle,
-		Progress: c.Progress,
-	})
+	cfg := Config{
+		Target:    serverKind(target),
+		Streams:   sc.Streams,
+		Rate:      sc.Rate,
+		Duration:  dur,
+		Posters:   c.Posters,
+		Size:      c.Size,
+		IO:        c.IO,
+		Pollers:   c.Pollers,
+		Settle:    sc.Settle,
+		DisruptAt: sc.DisruptAt,
+		Progress:  c.Progress,
+	}
+	if sc.Kind == kindMomento || sc.Kind == kindRolling {
+		return momentoRun(ctx, c, sc, cfg, target, bin, dir, run)
+	}
+	srv, err := startServer(ctx, target, bin, dir, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	cfg.URL, cfg.APIKey, cfg.PID = srv.url, srv.apiKey, srv.cmd.Process.Pid
+	if sc.Kind == kindStorm {
+		cfg.Proxy, cfg.RetryHint = true, true
+	}
+	cfg.OnLoad = c.profiler(sc, target, run, cfg.PID)
+	res, err := Run(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w (server log: %s)", err, srv.logTail())
 	}
 	return res, nil
+}
+
+// momentoRun runs a Momento scenario: momentotest, and two chats on it.
+// kindMomento splits the streams between the two and posts to the first,
+// then runs the memory store's chat with every stream as the baseline;
+// kindRolling puts the two behind the tool's proxy and, at DisruptAt,
+// restarts the second, whose streams must land on the first.
+func momentoRun(ctx context.Context, c compareConfig, sc scenario, cfg Config, target, bin, dir string, run int) (*Result, error) {
+	if serverKind(target) != targetChat {
+		return nil, fmt.Errorf("scenario %s: the chat only", sc.Name)
+	}
+	var base *Result
+	baseline := func() error {
+		srv, err := startServer(ctx, target, bin, dir, 0, nil)
+		if err != nil {
+			return err
+		}
+		defer srv.stop()
+		bc := cfg
+		bc.URL, bc.PID = srv.url, srv.cmd.Process.Pid
+		if base, err = Run(ctx, bc); err != nil {
+			return fmt.Errorf("memory store: %w (server log: %s)", err, srv.logTail())
+		}
+		return nil
+	}
+	// The baseline goes first in odd runs and last in even ones, so that
+	// neither always meets a fresher machine.
+	if sc.Kind == kindMomento && run%2 == 1 {
+		if err := baseline(); err != nil {
+			return nil, err
+		}
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			return nil, err
+		}
+	}
+	mt, err := startMomentotest(ctx, c.MomentoBin, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer mt.stop()
+	env := momentoEnv(mt.addr, c.TopicRate)
+	a, err := startServer(ctx, target, bin, dir, 0, env)
+	if err != nil {
+		return nil, err
+	}
+	defer a.stop()
+	bPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	b, err := startServer(ctx, target, bin, dir, bPort, env)
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex // b is replaced by the restart
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		b.stop()
+	}()
+	cfg.URL, cfg.PID = a.url, a.cmd.Process.Pid
+	cfg.StreamURLs = []string{a.url, b.url}
+	cfg.OnLoad = c.profiler(sc, target, run, cfg.PID)
+	if sc.Kind == kindMomento {
+		cfg.PIDs = []int{b.cmd.Process.Pid}
+	} else {
+		// The survivor's CPU and memory are measured; the restarted one
+		// changes its pid.
+		cfg.Proxy, cfg.RetryHint = true, true
+		cfg.Disrupt = func() (int, error) {
+			mu.Lock()
+			old := b
+			mu.Unlock()
+			old.cmd.Process.Signal(syscall.SIGTERM)
+			go func() {
+				// Back on its port once the old process has gone, as a
+				// rolling restart does; the moved streams stay put.
+				select {
+				case <-old.done:
+				case <-ctx.Done():
+					return
+				}
+				nb, err := startServer(ctx, target, bin, dir, bPort, env)
+				if err != nil {
+					fmt.Fprintf(c.Progress, "restarting the second instance: %v\n", err)
+					return
+				}
+				mu.Lock()
+				b = nb
+				mu.Unlock()
+			}()
+			return -1, nil
+		}
+	}
+	res, err := Run(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w (first instance's log: %s)", err, a.logTail())
+	}
+	if sc.Kind == kindMomento && run%2 == 0 {
+		a.stop()
+		mu.Lock()
+		b.stop()
+		mu.Unlock()
+		mt.stop()
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			return nil, err
+		}
+		if err := baseline(); err != nil {
+			return nil, err
+		}
+	}
+	res.Baseline = base
+	return res, nil
+}
+
+// momentoEnv is the chats' environment on momentotest at addr: the
+// Momento store, its topic quota raised to topicRate (momentotest has no
+// quota), so that the measure is the path's speed, not the pacing of the
+// default quota of 10 operations/s.
+func momentoEnv(addr string, topicRate float64) []string {
+	if topicRate <= 0 {
+		topicRate = 1000
+	}
+	return []string{
+		"CHAT_STORE=momento",
+		"CHAT_MOMENTO_ENDPOINT=" + addr,
+		"CHAT_MOMENTO_CACHE=chat",
+		"CHAT_MOMENTO_TOPIC_RATE=" + strconv.FormatFloat(topicRate, 'g', -1, 64),
+	}
+}
+
+// profiler is the OnLoad of a run under -perf: perf record on the
+// server's pid during the posting, and perf report's summary beside it.
+// Nil without -perf.
+func (c compareConfig) profiler(sc scenario, target string, run, pid int) func() func() {
+	if c.Perf == "" {
+		return nil
+	}
+	return func() func() {
+		base := filepath.Join(c.Perf, fmt.Sprintf("%s-%s-%d", sc.Name, target, run))
+		cmd := exec.Command("perf", "record", "-F", "199", "-g", "-p", strconv.Itoa(pid), "-o", base+".data")
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintf(c.Progress, "profile not available: perf record: %v (apt-get install -y linux-perf)\n", err)
+			return func() {}
+		}
+		return func() {
+			cmd.Process.Signal(os.Interrupt)
+			cmd.Wait()
+			var out bytes.Buffer
+			for _, sort := range []string{"dso", "dso,sym"} {
+				rep := exec.Command("perf", "report", "-i", base+".data", "--stdio", "--no-children",
+					"--sort", sort, "--percent-limit", "1", "-g", "none")
+				rep.Stdout, rep.Stderr = &out, io.Discard
+				if err := rep.Run(); err != nil {
+					fmt.Fprintf(&out, "perf report --sort %s: %v\n", sort, err)
+				}
+			}
+			if err := os.WriteFile(base+".txt", out.Bytes(), 0o644); err != nil {
+				fmt.Fprintf(c.Progress, "profile: %v\n", err)
+				return
+			}
+			fmt.Fprintf(c.Progress, "profile: %s.txt\n", base)
+		}
+	}
+}
+
+// momentotest is the Momento test server the tool started.
+type momentotest struct {
+	*server
+	addr string
+}
+
+func startMomentotest(ctx context.Context, bin, dir string) (*momentotest, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	s := &server{done: make(chan struct{}), logPath: filepath.Join(dir, fmt.Sprintf("momentotest-%d.log", port))}
+	logf, err := os.Create(s.logPath)
+	if err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command(bin, "-addr", addr, "-cache", "chat")
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	s.cmd.SysProcAttr = childAttr()
+	if err := s.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	go func() {
+		s.cmd.Wait()
+		logf.Close()
+		close(s.done)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return &momentotest{s, addr}, nil
+		}
+		select {
+		case <-s.done:
+			return nil, fmt.Errorf("momentotest exited at start: %s", s.logTail())
+		case <-ctx.Done():
+			s.stop()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, errors.New("momentotest not listening after 20s")
+		}
+	}
 }
 
 // server is a server process the tool started.
@@ -262,10 +547,12 @@ type server struct {
 
 // startServer starts target's bin on a free loopback port and waits
 // until it answers its health check.
-func startServer(ctx context.Context, target, bin, dir string) (*server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+func startServer(ctx context.Context, target, bin, dir string, port int, extraEnv []string) (*server, error) {
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	s := &server{url: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan struct{})}
 	s.logPath = filepath.Join(dir, fmt.Sprintf("%s-%d.log", target, port))
@@ -277,15 +564,7 @@ func startServer(ctx context.Context, target, bin, dir string) (*server, error) 
 	switch serverKind(target) {
 	case targetChat:
 		s.cmd = exec.Command(bin)
-		s.cmd.Env = append(os.Environ(),
-			fmt.Sprintf("CHAT_ADDR=127.0.0.1:%d", port),
-			"CHAT_STORE=memory",
-			"CHAT_POST_RATE=0",
-			"CHAT_MAX_STREAMS_PER_CLIENT=0",
-			"CHAT_MAX_STREAMS_PER_ROOM=0", // the 10k scenario is one room
-			"CHAT_HISTORY_LIMIT=500",
-			"CHAT_HISTORY_TTL=1h",
-		)
+		s.cmd.Env = append(os.Environ(), chatEnv(port, extraEnv)...)
 		health = "/healthz"
 	case targetCentrifugo:
 		key := make([]byte, 16)
@@ -335,8 +614,29 @@ func startServer(ctx context.Context, target, bin, dir string) (*server, error) 
 	}
 }
 
+// chatEnv is the chat's environment in every scenario, extra last (the
+// last of a variable wins): no post rate limit, and no cap on streams per
+// client or per room, since every stream comes from loopback and is in
+// one room.
+func chatEnv(port int, extra []string) []string {
+	return append([]string{
+		fmt.Sprintf("CHAT_ADDR=127.0.0.1:%d", port),
+		"CHAT_STORE=memory",
+		"CHAT_POST_RATE=0",
+		"CHAT_MAX_STREAMS_PER_CLIENT=0",
+		"CHAT_MAX_STREAMS_PER_ROOM=0",
+		"CHAT_HISTORY_LIMIT=500",
+		"CHAT_HISTORY_TTL=1h",
+	}, extra...)
+}
+
 // stop ends the server with SIGTERM, then SIGKILL after 10 s.
 func (s *server) stop() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.done:
@@ -399,12 +699,16 @@ func chatBinary(ctx context.Context, bin, dir string, progress io.Writer) (strin
 	if bin != "" {
 		return bin, nil
 	}
-	out := filepath.Join(dir, "chat")
-	fmt.Fprintln(progress, "building ./cmd/chat")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/chat")
+	return goBuild(ctx, "./cmd/chat", filepath.Join(dir, "chat"), progress)
+}
+
+// goBuild builds pkg (a path from the module root) into out.
+func goBuild(ctx context.Context, pkg, out string, progress io.Writer) (string, error) {
+	fmt.Fprintln(progress, "building", pkg)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
 	cmd.Stdout, cmd.Stderr = progress, progress
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/chat (run from the module root, or pass -chat-bin): %w", err)
+		return "", fmt.Errorf("go build %s (run from the module root): %w", pkg, err)
 	}
 	return out, nil
 }

@@ -119,3 +119,60 @@ func TestCompareChatAndBase(t *testing.T) {
 		t.Errorf("runs (complete ones) in the order %q, want %q:\n%s", got, want, out.String())
 	}
 }
+
+// Every scenario's chat runs with no cap on streams per client or per
+// room (all streams come from loopback, into one room) and no post rate
+// limit, whatever its store.
+func TestChatEnvLiftsStreamCaps(t *testing.T) {
+	for _, extra := range [][]string{nil, momentoEnv("127.0.0.1:9", 0)} {
+		env := map[string]string{}
+		for _, kv := range chatEnv(8080, extra) {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v // the last wins, as in os/exec
+		}
+		for k, want := range map[string]string{
+			"CHAT_MAX_STREAMS_PER_CLIENT": "0",
+			"CHAT_MAX_STREAMS_PER_ROOM":   "0",
+			"CHAT_POST_RATE":              "0",
+			"CHAT_ADDR":                   "127.0.0.1:8080",
+		} {
+			if env[k] != want {
+				t.Errorf("extra %q: %s=%q, want %q", extra, k, env[k], want)
+			}
+		}
+		if extra != nil && (env["CHAT_STORE"] != "momento" || env["CHAT_MOMENTO_ENDPOINT"] != "127.0.0.1:9") {
+			t.Errorf("momento env: CHAT_STORE=%q CHAT_MOMENTO_ENDPOINT=%q, want momento on 127.0.0.1:9", env["CHAT_STORE"], env["CHAT_MOMENTO_ENDPOINT"])
+		}
+	}
+}
+
+func TestPickScenarios(t *testing.T) {
+	all, err := pickScenarios("all")
+	if err != nil || len(all) != 4 || all[3].Name != "cpu" {
+		t.Errorf("all: %d scenarios (%v), want the four classic ones", len(all), err)
+	}
+	got, err := pickScenarios("100k,storm,momento,rolling")
+	if err != nil || len(got) != 4 || got[0].Streams != 100_000 || got[1].Kind != kindStorm || got[2].Kind != kindMomento || got[3].Kind != kindRolling {
+		t.Errorf("100k,storm,momento,rolling: %+v, %v", got, err)
+	}
+	if _, err := pickScenarios("10k,nope"); err == nil || !strings.Contains(err.Error(), "rolling") {
+		t.Errorf("unknown scenario: %v, want an error listing the scenarios", err)
+	}
+}
+
+func TestWriteTableMomentoRatios(t *testing.T) {
+	sc, _ := pickScenarios("momento")
+	run := &Result{CrossP99: 150 * time.Millisecond, CPUPerDelivery: 12 * time.Microsecond,
+		Baseline: &Result{P99: 100 * time.Millisecond, CPUPerDelivery: 10 * time.Microsecond}}
+	var out bytes.Buffer
+	writeTable(&out, compareConfig{Scenarios: sc, Targets: []string{targetChat}, Runs: 1},
+		map[string]map[string][]*Result{"momento": {targetChat: {run}}})
+	for _, want := range []string{
+		"| cross-instance p99 ÷ memory p99 | ≤ 1.5× | 1.50× | yes |",
+		"| CPU per delivery ÷ memory's | ≤ 1.2× | 1.20× | yes |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}

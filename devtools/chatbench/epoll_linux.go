@@ -201,7 +201,7 @@ func (p *poller) ended(ctx context.Context, wg *sync.WaitGroup, s *stream, err e
 	}
 	wait := 20 * time.Millisecond
 	if s.ready {
-		s.drops++
+		wait = s.dropped()
 	} else {
 		p.b.noteError(err)
 		wait = time.Second

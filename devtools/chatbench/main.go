@@ -13,6 +13,7 @@
 //	go run ./devtools/chatbench -url http://127.0.0.1:8080 -streams 1000 -rate 100 -duration 10s -pid $pid
 //	go run ./devtools/chatbench -compare -scenario all -centrifugo-bin /tmp/cfbin/centrifugo
 //	go run ./devtools/chatbench -compare -targets chat,base -base-bin /tmp/chat-base -scenario 10k,cpu
+//	go run ./devtools/chatbench -compare -targets chat -scenario 100k,storm,momento,rolling
 //
 // It drives loopback servers only and always stops by itself: every phase
 // is bounded, and a hard deadline ends the process.
@@ -30,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -54,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		timeout = fs.Duration("timeout", 0, "hard deadline for the whole invocation (default: from the plan)")
 
 		doCompare = fs.Bool("compare", false, "start each server in turn and compare them on the scenarios")
-		scenList  = fs.String("scenario", "all", "with -compare: all, or a comma-separated list of 10k, 5k, max, cpu")
+		scenList  = fs.String("scenario", "all", "with -compare: all (10k, 5k, max, cpu), or a comma-separated list of 10k, 5k, max, cpu, 100k, storm, momento, rolling")
 		targets   = fs.String("targets", "chat,centrifugo", "with -compare: the servers to run: chat, base (-base-bin), centrifugo")
 		runs      = fs.Int("runs", 3, "with -compare: runs per scenario and server (medians are reported)")
 		quick     = fs.Bool("quick", false, "with -compare: one run per scenario, posting for at most 5s")
@@ -63,7 +65,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfBin     = fs.String("centrifugo-bin", "", "with -compare: the Centrifugo v6.9.1 binary (default: from PATH or $GOPATH/bin)")
 		out       = fs.String("out", "", "with -compare: also write the markdown table to this file")
 		maxOther  = fs.Float64("max-other", 25, "with -compare: redo a run (twice at most) in which other processes used more than this % of a core; 0 = never")
+		mtBin     = fs.String("momentotest-bin", "", "with -compare: the devtools/momentotest binary for the momento and rolling scenarios (default: go build)")
+		topicRate = fs.Float64("momento-topic-rate", 1000, "with -compare: CHAT_MOMENTO_TOPIC_RATE of the chats on momentotest (a raised quota, so that pacing is not what is measured)")
+		perfDir   = fs.String("perf", "", "with -compare: profile each run's server with `perf record -g -p PID` during the posting, into this directory (perf report summaries beside)")
+		streamURL = fs.String("stream-urls", "", "comma-separated servers to spread the streams over (posts still go to -url); deliveries on the others count as cross-instance")
+		pids      = fs.String("pids", "", "comma-separated pids of more server processes whose RSS and CPU add to -pid's")
 	)
+	fs.BoolVar(&cfg.Proxy, "proxy", false, "send the streams through a TCP proxy inside the tool (to the -stream-urls in turn, or -url)")
+	fs.BoolVar(&cfg.RetryHint, "retry-hint", false, "a dropped stream waits for the server's SSE retry hint before reconnecting, as EventSource does (default: 20 ms)")
+	fs.DurationVar(&cfg.DisruptAt, "cut-at", 0, "with -proxy: this long into the posting, the proxy closes every connection at once (a reconnection storm)")
 	fs.StringVar(&cfg.Target, "target", targetChat, "server kind: chat or centrifugo")
 	fs.StringVar(&cfg.URL, "url", "", "server base URL (default http://127.0.0.1:8080, or :8000 for centrifugo)")
 	fs.StringVar(&cfg.APIKey, "api-key", "", "Centrifugo HTTP API key")
@@ -89,6 +99,8 @@ issue's scenarios (docs/benchmarks.md).
   chatbench -url http://127.0.0.1:8080 -streams 1000 -rate 100 -duration 10s -pid PID
   chatbench -compare -scenario all -centrifugo-bin /path/to/centrifugo
   chatbench -compare -targets chat,base -base-bin /tmp/chat-base -scenario 10k,cpu
+  chatbench -compare -targets chat -scenario 100k,storm,momento,rolling [-perf /tmp/prof]
+  chatbench -url http://127.0.0.1:8080 -pid PID -streams 10000 -proxy -retry-hint -cut-at 5s
 
 `)
 		fs.PrintDefaults()
@@ -103,6 +115,21 @@ issue's scenarios (docs/benchmarks.md).
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 
+	if *streamURL != "" {
+		cfg.StreamURLs = strings.Split(*streamURL, ",")
+	}
+	if *pids != "" {
+		for p := range strings.SplitSeq(*pids, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil {
+				return fmt.Errorf("-pids %q: %w", *pids, err)
+			}
+			cfg.PIDs = append(cfg.PIDs, n)
+		}
+	}
+	if cfg.DisruptAt > 0 && !cfg.Proxy {
+		return errors.New("-cut-at needs -proxy: the tool's proxy is what cuts the streams")
+	}
 	var cc compareConfig
 	hard := *timeout
 	if *doCompare {
@@ -111,20 +138,23 @@ issue's scenarios (docs/benchmarks.md).
 			return err
 		}
 		cc = compareConfig{
-			Scenarios: sc,
-			Targets:   strings.Split(strings.ReplaceAll(*targets, " ", ""), ","),
-			Runs:      max(*runs, 1),
-			Quick:     *quick,
-			ChatBin:   *chatBin,
-			BaseBin:   *baseBin,
-			CfBin:     *cfBin,
-			Posters:   cfg.Posters,
-			Size:      cfg.Size,
-			IO:        cfg.IO,
-			Pollers:   cfg.Pollers,
-			MaxOther:  *maxOther,
-			Out:       *out,
-			Progress:  stderr,
+			Scenarios:  sc,
+			Targets:    strings.Split(strings.ReplaceAll(*targets, " ", ""), ","),
+			Runs:       max(*runs, 1),
+			Quick:      *quick,
+			ChatBin:    *chatBin,
+			BaseBin:    *baseBin,
+			CfBin:      *cfBin,
+			Posters:    cfg.Posters,
+			Size:       cfg.Size,
+			IO:         cfg.IO,
+			Pollers:    cfg.Pollers,
+			MaxOther:   *maxOther,
+			Out:        *out,
+			MomentoBin: *mtBin,
+			TopicRate:  *topicRate,
+			Perf:       *perfDir,
+			Progress:   stderr,
 		}
 		if cc.Quick {
 			cc.Runs = 1

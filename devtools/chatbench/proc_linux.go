@@ -144,3 +144,25 @@ func raiseNoFile(want uint64) (uint64, error) {
 func childAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
+
+// procFileLimit is process pid's soft limit on open files ("Max open
+// files" in /proc/PID/limits).
+func procFileLimit(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range bytes.Lines(b) {
+		if v, ok := bytes.CutPrefix(line, []byte("Max open files")); ok {
+			f := bytes.Fields(v)
+			if len(f) < 1 {
+				break
+			}
+			if string(f[0]) == "unlimited" {
+				return 1 << 62, nil
+			}
+			return strconv.ParseUint(string(f[0]), 10, 64)
+		}
+	}
+	return 0, errors.New("no Max open files in /proc/PID/limits")
+}

@@ -21,3 +21,4 @@ func selfCPU() time.Duration             { return 0 }
 func machineBusy() time.Duration         { return 0 }
 func raiseNoFile(uint64) (uint64, error) { return 0, errors.New("not raised: Linux only") }
 func childAttr() *syscall.SysProcAttr    { return nil }
+func procFileLimit(int) (uint64, error)  { return 0, errors.New("Linux only") }

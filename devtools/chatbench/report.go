@@ -58,6 +58,24 @@ func (r *Result) summary() string {
 	if r.Unrecovered > 0 {
 		s += fmt.Sprintf(" unrecovered %d", r.Unrecovered)
 	}
+	s += r.extras()
+	return s
+}
+
+// extras is what the larger scenarios add to a run's line.
+func (r *Result) extras() string {
+	var s string
+	if r.Streams >= 50_000 || r.PeakRSS > 1<<29 {
+		s += fmt.Sprintf(" connect %.1fs peak-rss %s", r.ConnectTime.Seconds(), mb(r.PeakRSS))
+	}
+	if r.CrossDeliveries > 0 {
+		s += fmt.Sprintf(" cross p50 %s p99 %s max %s", ms(r.CrossP50), ms(r.CrossP99), ms(r.CrossMax))
+	}
+	if r.Disrupted {
+		s += fmt.Sprintf(" | storm: streams %d resumed %d (cut %d) resume p50 %s p99 %s max %s over-5s %d cpu %.0f%% (before %.0f%%) rss %s → peak %s",
+			r.StormStreams, r.StormResumed, r.Cut, ms(r.ResumeP50), ms(r.ResumeP99), ms(r.ResumeMax), r.ResumedOver5s,
+			r.StormCPUPercent, r.SteadyCPUPercent, mb(r.StormRSSBefore), mb(r.StormRSSPeak))
+	}
 	return s
 }
 
@@ -90,6 +108,21 @@ func (r *Result) writeReport(w io.Writer) {
 	fmt.Fprintf(w, "tool         CPU %.2fs (%.0f%% of a core) = %.2f µs/delivery\n", r.ToolCPU.Seconds(), r.ToolCPUPercent, perDelivery(r.ToolCPU, r.Deliveries))
 	if r.OtherCPUPercent > 0 {
 		fmt.Fprintf(w, "others       %.0f%% of a core used by other processes meanwhile\n", r.OtherCPUPercent)
+	}
+	if r.ServerFileLimit > 0 {
+		fmt.Fprintf(w, "limits       server may open %d files; the tool raised its own limit to %d\n", r.ServerFileLimit, r.RaisedFileLimitTo)
+	}
+	if r.PeakRSS > 0 {
+		fmt.Fprintf(w, "             server RSS at most %s (sampled every 200 ms)\n", mb(r.PeakRSS))
+	}
+	if r.CrossDeliveries > 0 {
+		fmt.Fprintf(w, "cross        %d deliveries on the other servers: p50 %s, p99 %s, max %s\n", r.CrossDeliveries, ms(r.CrossP50), ms(r.CrossP99), ms(r.CrossMax))
+	}
+	if r.Disrupted {
+		fmt.Fprintf(w, "storm        %d streams dropped after the disruption (it cut %d), %d resumed: p50 %s, p99 %s, max %s; %d took over 5 s or never came back\n",
+			r.StormStreams, r.Cut, r.StormResumed, ms(r.ResumeP50), ms(r.ResumeP99), ms(r.ResumeMax), r.ResumedOver5s)
+		fmt.Fprintf(w, "             server CPU %.0f%% of a core in the 5 s after (%.0f%% in the 3 s before); RSS %s at the cut, at most %s after\n",
+			r.StormCPUPercent, r.SteadyCPUPercent, mb(r.StormRSSBefore), mb(r.StormRSSPeak))
 	}
 	for _, e := range r.FirstErrors {
 		fmt.Fprintf(w, "error        %s\n", e)
@@ -178,7 +211,76 @@ var rows = []row{
 	{"max", lostLabel, "0", wrong, maxOf, fmtInt, true, isZero},
 	{"cpu", "server CPU per delivery", "≤ 10 µs", dur(cpuPer), median, fmtUS, true, func(v float64) bool { return v <= 10e3 }},
 	{"cpu", "latency p99", "", dur(p99), median, fmtMS, true, nil},
+
+	{"100k", "every stream connected in", "≤ 30 s", dur(func(r *Result) time.Duration { return r.ConnectTime }), median, fmtS, true, func(v float64) bool { return v <= float64(30*time.Second) }},
+	{"100k", "server RSS, the most sampled", "≤ 1 GiB", func(r *Result) float64 { return float64(r.PeakRSS) }, median, fmtMB, true, func(v float64) bool { return v > 0 && v <= 1<<30 }},
+	{"100k", "fan-out latency p50", "", dur(p50), median, fmtMS, true, nil},
+	{"100k", "fan-out latency p99", "≤ 2 s", dur(p99), median, fmtMS, true, func(v float64) bool { return v <= float64(2*time.Second) }},
+	{"100k", "fan-out latency max", "", dur(pmax), median, fmtMS, true, nil},
+	{"100k", lostLabel, "0", wrong, maxOf, fmtInt, true, isZero},
+	{"100k", "RSS per idle stream", "", func(r *Result) float64 { return r.RSSPerIdleStream }, median, fmtKB, true, nil},
+	{"100k", "server CPU per delivery", "", dur(cpuPer), median, fmtUS, true, nil},
+
+	{"storm", "streams cut at once (fewest in a run)", "10,000", func(r *Result) float64 { return float64(r.StormStreams) }, minOf, fmtInt, false, func(v float64) bool { return v >= 10_000 }},
+	{"storm", "resume time p50 (cut → reconnected with Last-Event-ID)", "", dur(func(r *Result) time.Duration { return r.ResumeP50 }), median, fmtMS, true, nil},
+	{"storm", "resume time p99", "", dur(func(r *Result) time.Duration { return r.ResumeP99 }), median, fmtMS, true, nil},
+	{"storm", "resume time max (worst run)", "≤ 5 s", dur(func(r *Result) time.Duration { return r.ResumeMax }), maxOf, fmtMS, true, func(v float64) bool { return v > 0 && v <= float64(5*time.Second) }},
+	{"storm", "streams not resumed within 5 s (worst run)", "0", func(r *Result) float64 { return float64(r.ResumedOver5s) }, maxOf, fmtInt, true, isZero},
+	{"storm", lostLabel, "0", wrong, maxOf, fmtInt, true, isZero},
+	{"storm", "server CPU, 3 s before the cut (% of a core)", "", func(r *Result) float64 { return r.SteadyCPUPercent }, median, fmtPct, true, nil},
+	{"storm", "server CPU, 5 s after the cut (% of a core)", "", func(r *Result) float64 { return r.StormCPUPercent }, median, fmtPct, true, nil},
+	{"storm", "server RSS at the cut", "", func(r *Result) float64 { return float64(r.StormRSSBefore) }, median, fmtMB, true, nil},
+	{"storm", "server RSS, the most in the 5 s after", "", func(r *Result) float64 { return float64(r.StormRSSPeak) }, median, fmtMB, true, nil},
+	{"storm", "latency p99 over the run", "", dur(p99), median, fmtMS, true, nil},
+
+	{"momento", "cross-instance latency p99 (streams on the other instance)", "", dur(func(r *Result) time.Duration { return r.CrossP99 }), median, fmtMS, true, nil},
+	{"momento", "latency p99, all streams", "", dur(p99), median, fmtMS, true, nil},
+	{"momento", "latency p99, memory store (one instance, every stream)", "", baseline(func(r *Result) float64 { return float64(r.P99) }), median, fmtMS, true, nil},
+	{"momento", "cross-instance p99 ÷ memory p99", "≤ 1.5×", ratio(func(r *Result) float64 { return float64(r.CrossP99) }, func(r *Result) float64 { return float64(r.P99) }), median, fmtX, true, func(v float64) bool { return v > 0 && v <= 1.5 }},
+	{"momento", "server CPU per delivery (both instances)", "", dur(cpuPer), median, fmtUS, true, nil},
+	{"momento", "server CPU per delivery, memory store", "", baseline(func(r *Result) float64 { return float64(r.CPUPerDelivery) }), median, fmtUS, true, nil},
+	{"momento", "CPU per delivery ÷ memory's", "≤ 1.2×", ratio(func(r *Result) float64 { return float64(r.CPUPerDelivery) }, func(r *Result) float64 { return float64(r.CPUPerDelivery) }), median, fmtX, true, func(v float64) bool { return v > 0 && v <= 1.2 }},
+	{"momento", lostLabel + ", both stores", "0", func(r *Result) float64 { return wrong(r) + baseline(wrong)(r) }, maxOf, fmtInt, true, isZero},
+
+	{"rolling", "streams moved to the other instance (fewest in a run)", "≈ 5,000", func(r *Result) float64 { return float64(r.StormStreams) }, minOf, fmtInt, false, nil},
+	{"rolling", "resume time p99 (restart → reconnected with Last-Event-ID)", "", dur(func(r *Result) time.Duration { return r.ResumeP99 }), median, fmtMS, true, nil},
+	{"rolling", "resume time max (worst run)", "≤ 5 s", dur(func(r *Result) time.Duration { return r.ResumeMax }), maxOf, fmtMS, true, func(v float64) bool { return v > 0 && v <= float64(5*time.Second) }},
+	{"rolling", "streams not resumed within 5 s (worst run)", "0", func(r *Result) float64 { return float64(r.ResumedOver5s) }, maxOf, fmtInt, true, isZero},
+	{"rolling", lostLabel, "0", wrong, maxOf, fmtInt, true, isZero},
+	{"rolling", "survivor's CPU, 5 s after the restart (% of a core)", "", func(r *Result) float64 { return r.StormCPUPercent }, median, fmtPct, true, nil},
+	{"rolling", "survivor's RSS, the most in the 5 s after", "", func(r *Result) float64 { return float64(r.StormRSSPeak) }, median, fmtMB, true, nil},
 }
+
+func minOf(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	return slices.Min(v)
+}
+
+// baseline is f of a run's baseline, 0 without one.
+func baseline(f func(*Result) float64) func(*Result) float64 {
+	return func(r *Result) float64 {
+		if r.Baseline == nil {
+			return 0
+		}
+		return f(r.Baseline)
+	}
+}
+
+// ratio is f of a run over g of its baseline, 0 without one.
+func ratio(f, g func(*Result) float64) func(*Result) float64 {
+	return func(r *Result) float64 {
+		if r.Baseline == nil || g(r.Baseline) == 0 {
+			return 0
+		}
+		return f(r) / g(r.Baseline)
+	}
+}
+
+func fmtS(v float64) string  { return fmt.Sprintf("%.1f s", v/1e9) }
+func fmtMB(v float64) string { return mb(int64(v)) }
+func fmtX(v float64) string  { return fmt.Sprintf("%.2f×", v) }
 
 // change is how far the chat's figure is from the base's, in %: "+3.1%"
 // is 3.1% higher (worse where lower is better), "" when the base is 0.

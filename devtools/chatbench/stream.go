@@ -35,10 +35,14 @@ type stream struct {
 	got         int64
 	dup         int64
 	ooo         int64
-	foreign     int64 // events without a stamp of this run
-	drops       int64 // established connections the server ended
-	resumes     int64 // connections established after a drop
-	unrecovered int64 // Centrifugo: resumes it said it could not recover
+	foreign     int64         // events without a stamp of this run
+	drops       int64         // established connections the server ended
+	resumes     int64         // connections established after a drop
+	unrecovered int64         // Centrifugo: resumes it said it could not recover
+	crossGot    int64         // deliveries while reading another server than the one posted to
+	retry       time.Duration // the server's reconnection hint (SSE retry:)
+	stormDrop   bool          // dropped after the run's disruption
+	resumeAt    int64         // b.now() when it was up again after that drop
 	everReady   bool
 	batch       int64 // deliveries in the current read
 	readAt      int64 // b.now() when the current read returned
@@ -119,8 +123,7 @@ func (s *stream) run(ctx context.Context) {
 			return
 		}
 		if s.ready {
-			s.drops++
-			wait = 20 * time.Millisecond
+			wait = s.dropped()
 		} else {
 			s.b.noteError(err)
 			wait = min(2*wait, time.Second)
@@ -220,10 +223,27 @@ func (s *stream) reset() {
 	s.hasPnd = false
 }
 
+// dropped counts the end of an established connection and returns how
+// long to wait before reconnecting: the server's retry hint with
+// cfg.RetryHint (as EventSource waits), else 20 ms.
+func (s *stream) dropped() time.Duration {
+	s.drops++
+	if s.b.disruptAt.Load() > 0 {
+		s.stormDrop = true
+	}
+	if s.b.cfg.RetryHint && s.retry > 0 {
+		return s.retry
+	}
+	return 20 * time.Millisecond
+}
+
 func (s *stream) markReady() {
 	s.ready = true
 	if s.everReady {
 		s.resumes++
+		if s.stormDrop && s.resumeAt == 0 {
+			s.resumeAt = s.b.now()
+		}
 		return
 	}
 	s.everReady = true
@@ -402,6 +422,12 @@ func (s *stream) chatLine(line []byte, now int64) {
 		if v, ok := field(line, "id"); ok {
 			s.pendID = append(s.pendID[:0], v...)
 		}
+	case 'r':
+		if v, ok := field(line, "retry"); ok {
+			if n, rest, ok := parseUint(v); ok && len(rest) == 0 {
+				s.retry = time.Duration(n) * time.Millisecond
+			}
+		}
 	}
 }
 
@@ -470,6 +496,10 @@ func (s *stream) deliver(d delivery, now int64) {
 	s.seen[w] |= bit
 	s.got++
 	s.batch++
+	cross := s.b.isCross(s.idx)
+	if cross {
+		s.crossGot++
+	}
 	// A poster sends its next post only once the last was accepted, so
 	// on every stream its posts must come in the order it sent them.
 	if d.poster >= 0 && d.poster < len(s.last) {
@@ -480,6 +510,9 @@ func (s *stream) deliver(d delivery, now int64) {
 		}
 	}
 	s.b.lat[s.idx%histShards].record(time.Duration(now - d.sent))
+	if cross {
+		s.b.crossLat[s.idx%histShards].record(time.Duration(now - d.sent))
+	}
 	s.b.readLat[s.idx%histShards].record(time.Duration(s.readAt - d.sent))
 }
 
