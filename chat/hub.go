@@ -81,6 +81,8 @@ type Hub struct {
 	mu    sync.RWMutex
 	rooms map[Room]*hubRoom
 
+	watcher watcher // the service, told of room events first
+
 	delivered atomic.Uint64 // events queued for streams
 	dropped   atomic.Uint64 // streams dropped for falling behind
 	reads     atomic.Uint64 // history reads for gaps
@@ -165,11 +167,77 @@ func (h *Hub) Stats() HubStats {
 	return st
 }
 
-// Receive delivers e to the streams of its room, in ID order, once. The
-// service calls it with each message it stores, in order; a Relay with
-// what other instances store, in whatever order it comes.
+// Receive delivers e to the streams of its room: a message in ID order,
+// once; a room event (Kind not zero) at once to every stream, after what
+// each has queued. The service calls it with each message it stores, in
+// order, and its room events; a Relay with what other instances store
+// and their room events, in whatever order they come.
 func (h *Hub) Receive(e *Event) {
+	if e.Kind != KindMessage {
+		h.announce(e)
+		return
+	}
 	h.accept(e.Message.Room, slot{id: e.Message.ID, e: e})
+}
+
+// watcher learns of room events before the streams do, and that the
+// relay may have missed some: the service, which keeps rooms' states.
+type watcher interface {
+	learn(e *Event)
+	forget()
+}
+
+// watch makes w the hub's watcher.
+func (h *Hub) watch(w watcher) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.watcher = w
+}
+
+// announce delivers a room event to every stream of its room. A deleted
+// message also leaves the tail, and is passed over if it still waits for
+// its turn.
+func (h *Hub) announce(e *Event) {
+	h.mu.RLock()
+	w := h.watcher
+	h.mu.RUnlock()
+	if w != nil {
+		w.learn(e)
+	}
+	r := h.room(e.Message.Room)
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e.Kind == KindDeleted {
+		id := e.Message.ID
+		r.tail = slices.DeleteFunc(r.tail, func(m Message) bool { return m.ID == id })
+		for i, p := range r.pending {
+			if p.id == id {
+				r.pending[i] = slot{id: id, skip: true, at: p.at}
+			}
+		}
+	}
+	n := 0
+	for st := range r.subs {
+		if st.offer(e, h.queue) {
+			n++
+		} else {
+			r.drop(st)
+			h.dropped.Add(1)
+		}
+	}
+	h.delivered.Add(uint64(n))
+}
+
+// abandon undoes a subscribe whose join failed before reading history:
+// joins waiting for its read try for themselves.
+func (h *Hub) abandon(st *Stream, en entry) {
+	if en.read {
+		h.readFailed(st.room)
+	}
+	st.Close()
 }
 
 // Skip says that id, a number a post to room took, will never be stored:

@@ -162,10 +162,16 @@ type Message struct {
 	Time     time.Time `json:"time,omitzero"`
 }
 
-// Event is a stored message with its JSON encoding, made once when the
-// message is published and shared, read-only, by every subscriber.
+// Event is what a stream delivers, with its JSON encoding (the data of
+// the SSE event), made once when it is published and shared, read-only,
+// by every subscriber. Most are stored messages (Kind zero); the others
+// (see Kind) are about the room: its state changed (State), a message was
+// deleted (Message.Room and Message.ID), it ended (State). Message.Room
+// is the event's room whatever its kind.
 type Event struct {
+	Kind    Kind
 	Message Message
+	State   RoomState // of KindRoom and KindEnded
 	JSON    []byte
 }
 

@@ -111,6 +111,9 @@ func (h *Hub) apply(r *hubRoom, s slot) {
 func (h *Hub) Resync() {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
+	if h.watcher != nil {
+		h.watcher.forget() // room events may be lost too
+	}
 	for _, r := range h.rooms {
 		r.mu.Lock()
 		if r.based {

@@ -27,6 +27,16 @@ type Service struct {
 
 	posts       atomic.Uint64
 	storeErrors atomic.Uint64
+
+	// Rooms with a lifetime and a host (rooms.go).
+	rooms       RoomStore // the store, when it keeps room state; else nil
+	secret      []byte
+	grace       time.Duration
+	maxLifetime time.Duration
+	stateTTL    time.Duration
+	clock       Clock
+	statesMu    sync.Mutex
+	states      map[Room]*roomEntry
 }
 
 // ServiceStats counts what the service has done since start, for metrics.
@@ -59,21 +69,28 @@ func (s *Service) unavailable(ctx context.Context, what string, room Room, err e
 // NewService returns a service that stores in store and delivers to hub,
 // the streams of this instance. relay, when not nil, carries each stored
 // message to the other instances; their messages reach hub through the
-// relay's own wiring (it is handed hub as an Inbox).
+// relay's own wiring (it is handed hub as an Inbox). Its rooms have the
+// defaults of ServiceOptions and a random host secret; see
+// NewServiceWith. A hub serves one service.
 func NewService(store Store, hub *Hub, relay Relay) *Service {
-	return &Service{store: store, hub: hub, relay: relay, seed: maphash.MakeSeed()}
+	return NewServiceWith(ServiceOptions{Store: store, Hub: hub, Relay: relay})
 }
 
 // Post validates a message from username to room, stores it and publishes
 // it to the room's streams, here and through the relay. It returns the
 // stored message. Bad input is ErrInvalid and never reaches the store; a
-// store failure is ErrUnavailable and nothing is published.
+// store failure is ErrUnavailable and nothing is published. A room that
+// has ended refuses posts with ErrEnded, one its host locked with
+// ErrLocked.
 func (s *Service) Post(ctx context.Context, room Room, username, text string) (Message, error) {
 	name, err := ParseName(username)
 	if err != nil {
 		return Message{}, err
 	}
 	if text, err = ParseText(text); err != nil {
+		return Message{}, err
+	}
+	if err := s.postable(ctx, room); err != nil {
 		return Message{}, err
 	}
 
@@ -149,12 +166,24 @@ func (s *Service) Ready(ctx context.Context) error {
 // cursor (expired, from another incarnation of the room) yields the whole
 // stored history.
 //
+// The stream's State is the room's state once it has subscribed; every
+// change after that comes as a room event (Kind), and the room's end as an
+// ended event, the stream's last.
+//
 // It fails with ErrRoomFull when the room has all the streams the hub
-// allows, and ErrUnavailable when the store does not answer; then nothing
-// is left subscribed. Close the stream when done.
+// allows, ErrEnded when the room has ended, and ErrUnavailable when the
+// store does not answer; then nothing is left subscribed. Close the
+// stream when done.
 func (s *Service) Join(ctx context.Context, room Room, cursor string) (*Stream, error) {
 	st, en, err := s.hub.subscribe(room)
 	if err != nil {
+		return nil, err
+	}
+	if st.State, err = s.State(ctx, room); err != nil || st.State.Ended {
+		if err == nil {
+			err = ErrEnded
+		}
+		s.hub.abandon(st, en)
 		return nil, err
 	}
 	for en.wait != nil {

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Store keeps each room's history: an ordered list of messages with a
@@ -52,7 +53,8 @@ func (e *NotStoredError) Error() string {
 
 func (e *NotStoredError) Unwrap() error { return e.Err }
 
-// Relay carries the messages this instance stores to the other instances
+// Relay carries the messages this instance stores, and the room events
+// (Event.Kind: room, deleted, ended) of its host actions, to the other instances
 // that serve their rooms, for a backend that many instances share. The
 // service hands it each message once it is stored and this instance's hub
 // has it, with the room's post lock held, so that it sees each room's
@@ -61,9 +63,17 @@ func (e *NotStoredError) Unwrap() error { return e.Err }
 // reach the others, whose hubs fill in from history what they miss.
 // Implementations are safe for concurrent use.
 //
+// Room events carry no id and need no order: a relay carries them as
+// their Kind and JSON (DecodeEvent makes the event again) and may drop
+// one it cannot carry; the others' state of the room is then refreshed
+// when they next read it. An ended event is relayed only when a host
+// ends a room early: each instance ends its streams at a room's set end
+// by its own clock.
+//
 // What the other instances store comes back through the Inbox the relay
 // is handed (see momento.Broker.Run): a relay never holds a Hub.
 type Relay interface {
+	// Publish carries e, a message or a room event, to the others.
 	Publish(e *Event)
 	// Skip tells the others that id, taken by a post of room, will never
 	// be stored (see NotStoredError), in its place among the messages.
@@ -75,7 +85,9 @@ type Relay interface {
 // never; the inbox delivers each once, in ID order, and reads history for
 // what stays missing. Safe for concurrent use.
 type Inbox interface {
-	// Receive delivers e to this instance's subscribers of its room.
+	// Receive delivers e to this instance's subscribers of its room: a
+	// message in ID order, once; a room event (Kind not zero) at once,
+	// after what they have queued.
 	Receive(e *Event)
 	// Skip says that id will never be stored: nothing waits for it.
 	Skip(room Room, id ID)
@@ -86,4 +98,44 @@ type Inbox interface {
 	// Resync reads every room from history at once: for a relay that knows
 	// it may have missed events (a broken or discontinuous subscription).
 	Resync()
+}
+
+// RoomStore is a Store that keeps rooms' state (title, end, lock: a
+// RoomState) where every instance sees it, and deletes messages. Rooms
+// with a lifetime and a host need one; a Service whose store is not one
+// answers their calls with ErrNoRooms. Implementations are safe for
+// concurrent use.
+//
+// A room's state and history expire together. keep, where a method takes
+// it, is when they do for a room with a set end (its end plus the grace
+// period): from then on the room is gone, as if it had never been, and
+// its name free. While a room has a keep, Append does not refresh its
+// expiry (the history lives until keep, not TTL after its last post). A
+// zero keep (a room with no set end, locked by a host) leaves the
+// expiry to the posts, and the state lives as long as the history (at
+// least TTL from now).
+type RoomStore interface {
+	Store
+
+	// StartRoom makes st.Room a room with state st, its history empty,
+	// both kept until keep. It fails with ErrExists, changing nothing,
+	// when the room exists: it has a stored message or a state.
+	StartRoom(ctx context.Context, st RoomState, keep time.Time) error
+
+	// RoomState returns the state saved for room. ok is false, with no
+	// error, for a room without one: made by its first post and never
+	// acted on, expired, or never there.
+	RoomState(ctx context.Context, room Room) (st RoomState, ok bool, err error)
+
+	// SaveRoom replaces the state of st.Room with st, creating it if the
+	// room has none (a room that has expired, or never existed, is
+	// created empty), and moves the expiry of its state and history to
+	// keep (see above for a zero keep).
+	SaveRoom(ctx context.Context, st RoomState, keep time.Time) error
+
+	// Delete removes the message id from room's history, keeping the
+	// others in order and the room's numbering (later messages still get
+	// later ids). It fails with ErrNotFound when the history holds no
+	// message of that id.
+	Delete(ctx context.Context, room Room, id ID) error
 }

@@ -13,6 +13,9 @@ type Stream struct {
 	// Backlog holds the stored messages after the cursor, oldest first.
 	// The writer may release it (set it to nil) as it writes it.
 	Backlog []Message
+	// State is the room's state when the stream joined, for the writer
+	// to send first; its changes come as room events.
+	State RoomState
 
 	hub   *Hub
 	room  Room
@@ -32,12 +35,18 @@ type Stream struct {
 func (st *Stream) Ready() <-chan struct{} { return st.ready }
 
 // Take appends to dst the waiting live events that follow what the stream
-// has sent (backlog included), and records them as sent. tick reports a
+// has sent (backlog included), and records them as sent; room events
+// (Kind not zero) are never filtered, in the place they were queued, and
+// an ended event is the stream's last. tick reports a
 // hub tick (Hub.Tick) since the last Take. ok is false once the stream has
 // ended: the hub dropped it for falling behind, or Close; no event follows.
 func (st *Stream) Take(dst []*Event) (events []*Event, tick, ok bool) {
 	st.mu.Lock()
 	for _, e := range st.queue {
+		if e.Kind != KindMessage {
+			dst = append(dst, e)
+			continue
+		}
 		// A message published while Join read history is in both.
 		if e.Message.ID.After(st.last) {
 			st.last = e.Message.ID

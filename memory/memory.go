@@ -23,8 +23,9 @@ const DefaultMaxBytes = 256 << 20
 // names and messages: a message slot in a room's buffer, and a room (its
 // struct, its map entry and the map's spare capacity).
 const (
-	messageBytes = int64(unsafe.Sizeof(chat.Message{}))
-	roomBytes    = int64(unsafe.Sizeof(room{})) + 64
+	messageBytes   = int64(unsafe.Sizeof(chat.Message{}))
+	roomBytes      = int64(unsafe.Sizeof(room{})) + 64
+	roomStateBytes = int64(unsafe.Sizeof(chat.RoomState{}))
 )
 
 // logEvery spaces the log lines about evictions: under steady pressure
@@ -62,13 +63,15 @@ type Store struct {
 	done     chan struct{}
 }
 
-var _ chat.Store = (*Store)(nil)
+var _ chat.RoomStore = (*Store)(nil)
 
 type room struct {
 	name       chat.Room
 	epoch      uint64
 	seq        uint64
 	msgs       []chat.Message // the last limit messages are the history
+	state      *chat.RoomState
+	keep       bool // expires is the room's keep: posts do not refresh it
 	expires    time.Time
 	bytes      int64 // approximate memory held, counted in Store.bytes
 	prev, next *room // in the store's list, latest post first, so expiry times fall along next
@@ -132,16 +135,7 @@ func (s *Store) Append(ctx context.Context, m chat.Message) (chat.Message, error
 	s.mu.Lock()
 	r := s.live(m.Room, now)
 	if r == nil {
-		// Epochs grow with the clock and never repeat in this process,
-		// so a cursor from a room's earlier life is never mistaken for
-		// a position in this one.
-		s.lastEpoch = max(uint64(now.UnixMilli()), s.lastEpoch+1)
-		// The name is cloned so that the room does not keep alive the
-		// request it came from; every message shares it.
-		r = &room{name: chat.Room(strings.Clone(string(m.Room))), epoch: s.lastEpoch}
-		r.bytes = roomBytes + int64(len(r.name))
-		s.bytes += r.bytes
-		s.rooms[r.name] = r
+		r = s.create(m.Room, now)
 	} else {
 		r.unlink()
 	}
@@ -149,7 +143,9 @@ func (s *Store) Append(ctx context.Context, m chat.Message) (chat.Message, error
 	r.seq++
 	m.ID = chat.ID{Epoch: r.epoch, Seq: r.seq}
 	m.Room = r.name
-	r.expires = now.Add(s.ttl)
+	if !r.keep {
+		r.expires = now.Add(s.ttl)
+	}
 	// Trim by sliding a window over a buffer of up to twice the limit, so
 	// each append copies amortised O(1) messages.
 	if len(r.msgs) == 2*s.limit {
@@ -185,6 +181,121 @@ func (s *Store) Append(ctx context.Context, m chat.Message) (chat.Message, error
 
 	s.logEvictions(report, held, total)
 	return m, nil
+}
+
+// create makes an empty room called name. s.mu is held.
+func (s *Store) create(name chat.Room, now time.Time) *room {
+	// Epochs grow with the clock and never repeat in this process, so a
+	// cursor from a room's earlier life is never mistaken for a position
+	// in this one.
+	s.lastEpoch = max(uint64(now.UnixMilli()), s.lastEpoch+1)
+	// The name is cloned so that the room does not keep alive the
+	// request it came from; every message shares it.
+	r := &room{name: chat.Room(strings.Clone(string(name))), epoch: s.lastEpoch, expires: now.Add(s.ttl)}
+	r.bytes = roomBytes + int64(len(r.name))
+	s.bytes += r.bytes
+	s.rooms[r.name] = r
+	return r
+}
+
+// StartRoom implements chat.RoomStore.
+func (s *Store) StartRoom(ctx context.Context, st chat.RoomState, keep time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.live(st.Room, now) != nil {
+		return chat.ErrExists
+	}
+	r := s.create(st.Room, now)
+	r.linkAfter(&s.lru)
+	s.setState(r, st, keep, now)
+	return nil
+}
+
+// RoomState implements chat.RoomStore.
+func (s *Store) RoomState(ctx context.Context, name chat.Room) (chat.RoomState, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return chat.RoomState{}, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.live(name, s.now())
+	if r == nil || r.state == nil {
+		return chat.RoomState{}, false, nil
+	}
+	return *r.state, true, nil
+}
+
+// SaveRoom implements chat.RoomStore.
+func (s *Store) SaveRoom(ctx context.Context, st chat.RoomState, keep time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.live(st.Room, now)
+	if r == nil {
+		r = s.create(st.Room, now)
+	} else {
+		r.unlink()
+	}
+	r.linkAfter(&s.lru)
+	s.setState(r, st, keep, now)
+	return nil
+}
+
+// setState gives r its state and expiry. s.mu is held.
+func (s *Store) setState(r *room, st chat.RoomState, keep, now time.Time) {
+	st.Room = r.name
+	if r.state == nil {
+		s.grow(r, roomStateBytes)
+	}
+	s.grow(r, int64(len(st.Title)))
+	if r.state != nil {
+		s.grow(r, -int64(len(r.state.Title)))
+	}
+	r.state = &st
+	if keep.IsZero() {
+		r.keep = false
+		r.expires = later(r.expires, now.Add(s.ttl))
+		return
+	}
+	r.keep, r.expires = true, keep
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// Delete implements chat.RoomStore.
+func (s *Store) Delete(ctx context.Context, name chat.Room, id chat.ID) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.live(name, s.now())
+	if r == nil || id.IsZero() {
+		return chat.ErrNotFound
+	}
+	from := max(len(r.msgs)-s.limit, 0)
+	for i := from; i < len(r.msgs); i++ {
+		if r.msgs[i].ID == id {
+			s.grow(r, -textBytes(r.msgs[i]))
+			copy(r.msgs[i:], r.msgs[i+1:])
+			r.msgs[len(r.msgs)-1] = chat.Message{}
+			r.msgs = r.msgs[:len(r.msgs)-1]
+			return nil
+		}
+	}
+	return chat.ErrNotFound
 }
 
 // textBytes is what m holds besides its slot: the room name is shared by
@@ -297,9 +408,17 @@ func (s *Store) sweep(every time.Duration) {
 			now := s.now()
 			s.mu.Lock()
 			// Rooms expire in the order they were last posted to, so
-			// the expired ones are at the back of the list.
-			for r := s.lru.prev; r != &s.lru && !now.Before(r.expires); r = s.lru.prev {
-				s.remove(r)
+			// the expired ones are at the back of the list; rooms with
+			// a keep (started rooms) expire when they do, wherever they
+			// are, and are passed over.
+			for r := s.lru.prev; r != &s.lru; {
+				prev := r.prev
+				if !now.Before(r.expires) {
+					s.remove(r)
+				} else if !r.keep {
+					break
+				}
+				r = prev
 			}
 			var report evicted
 			if s.unlogged.rooms > 0 && now.Sub(s.lastLog) >= logEvery {
