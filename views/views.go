@@ -22,7 +22,16 @@ const (
 	FieldName    = "username"
 	FieldMessage = "message"
 	FieldRoom    = "room"
+
+	// The lobby's form that starts a room, and the host's forms.
+	FieldMinutes  = "minutes"  // the lifetime of a room to start, in minutes
+	FieldTitle    = "title"    // the title of a room to start; optional
+	FieldHostKey  = "host"     // the host key: a hidden field, and ?host= of the host view
+	FieldLifetime = "lifetime" // how much longer an extended room lives: "15m"
 )
+
+// DefaultMinutes is the lifetime the lobby offers for a new room.
+const DefaultMinutes = 30
 
 // LobbyView is the lobby: choose a name and a room.
 type LobbyView struct {
@@ -32,6 +41,26 @@ type LobbyView struct {
 	Error string          // what was wrong with the last submission
 
 	Private bool // rooms need a token: no form, no room list
+
+	Start StartForm // the form that starts a room
+}
+
+// StartForm is the lobby's "Start a room for [30] minutes" form: what was
+// typed (kept after an error) and what was wrong with it.
+type StartForm struct {
+	Minutes    string // "" shows DefaultMinutes
+	Title      string
+	Room       string // "" lets the server choose an unguessable name
+	MaxMinutes int    // the longest lifetime allowed; 0: no bound shown
+	Error      string
+}
+
+// minutes is the value of the lifetime field.
+func (f StartForm) minutes() string {
+	if f.Minutes == "" {
+		return strconv.Itoa(DefaultMinutes)
+	}
+	return f.Minutes
 }
 
 // RoomView is a room page, full size or embedded.
@@ -44,6 +73,53 @@ type RoomView struct {
 	Error    string         // what was wrong with the last submission
 	Embed    bool           // the compact page for iframes
 	Private  bool           // the room needs a token, whose name Name is
+
+	// What the room's host set. A room made by its first post has no
+	// title and no end, and is neither locked nor ended.
+	Title  string
+	Ends   time.Time     // zero: no set end (see TTL)
+	Locked bool          // posts are refused until the host unlocks it
+	Ended  bool          // its end has passed: no more posts, history for Grace
+	Grace  time.Duration // how long the history stays after the end; 0: unknown
+	Now    time.Time     // when the page is rendered: the countdown's start
+
+	Host *HostView // the host's view of the room: its links and controls
+}
+
+// HostView is what the holder of a room's host key sees besides the room.
+type HostView struct {
+	Key      string // the host key, sent back by the host's forms
+	ShareURL string // the room's link, for the people invited
+	HostURL  string // this view's link, for the host to keep
+	Error    string // what was wrong with the host's last action
+}
+
+// heading is the room's title, or its name if it has none.
+func (v RoomView) heading() string {
+	if v.Title != "" {
+		return v.Title
+	}
+	return string(v.Room)
+}
+
+// Timed reports whether the room has a set end.
+func (v RoomView) Timed() bool { return !v.Ends.IsZero() }
+
+// Vanishes is when an ended room's history goes; zero when unknown.
+func (v RoomView) Vanishes() time.Time {
+	if v.Ends.IsZero() || v.Grace <= 0 {
+		return time.Time{}
+	}
+	return v.Ends.Add(v.Grace)
+}
+
+// ExtendBy are the host's choices for extending a room.
+var ExtendBy = []struct {
+	Lifetime, Label string
+}{
+	{"15m", "+15 min"},
+	{"30m", "+30 min"},
+	{"1h", "+1 hour"},
 }
 
 // LastID is the id of the last rendered message: the stream starts after it.
@@ -86,6 +162,33 @@ func formAction(v RoomView) string { return RoomPath(v.Room, v.Embed) + "/messag
 
 func apiMessagesPath(r chat.Room) string { return APIPath(r) + "/messages" }
 
+// StartPath is where the lobby's form starts a room.
+const StartPath = "/rooms"
+
+// HostViewPath is the host view of room r, the page a host action
+// redirects back to.
+func HostViewPath(r chat.Room, key string) string {
+	return RoomPath(r, false) + "?" + FieldHostKey + "=" + url.QueryEscape(key)
+}
+
+// HostActionPath is where the host view's form for action (lock, unlock,
+// extend, end) posts.
+func HostActionPath(r chat.Room, action string) string {
+	return RoomPath(r, false) + "/host/" + action
+}
+
+// DeletePath is where the host view's form deletes message id; "" (the
+// template for live messages) leaves the id for the script to fill in.
+func DeletePath(r chat.Room, id string) string {
+	return RoomPath(r, false) + "/messages/" + url.PathEscape(id) + "/delete"
+}
+
+// TranscriptPath is the transcript of room r; ext is "", ".txt", ".md"
+// or ".json".
+func TranscriptPath(r chat.Room, ext string) string {
+	return RoomPath(r, false) + "/transcript" + ext
+}
+
 // eventsURL is the stream of room v, starting after its last rendered
 // message so the page never shows a message twice.
 func eventsURL(v RoomView) string {
@@ -100,6 +203,31 @@ func eventsURL(v RoomView) string {
 // text until the script shows the reader's local time.
 func isoUTC(t time.Time) string   { return t.UTC().Format(time.RFC3339) }
 func clockUTC(t time.Time) string { return t.UTC().Format("15:04") }
+
+// endClock is an end time for a person, labelled with its zone: "14:30
+// UTC", with the date when it is not on the day of now ("27 Nov 14:30
+// UTC"). The script rewrites it in the reader's zone.
+func endClock(t, now time.Time) string {
+	t, now = t.UTC(), now.UTC()
+	if now.IsZero() || t.YearDay() == now.YearDay() && t.Year() == now.Year() {
+		return t.Format("15:04") + " UTC"
+	}
+	return t.Format("2 Jan 15:04") + " UTC"
+}
+
+// left is the time between now and the end for a page that will not tick
+// (without the script): rounded up to the minute, since a countdown that
+// says "1 minute" when 50 seconds are left is less wrong than "0 minutes".
+func left(ends, now time.Time) string {
+	d := ends.Sub(now)
+	switch {
+	case d <= 0:
+		return "no time"
+	case d < time.Minute:
+		return "less than a minute"
+	}
+	return humanDuration((d + time.Minute - 1).Truncate(time.Minute))
+}
 
 func seconds(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
 
@@ -156,3 +284,29 @@ func statusTitle(status int) string {
 // RegExp v flag, which rejects a bare '-' in a class and would silently
 // turn the check off.
 const roomPattern = `[A-Za-z0-9_\-]{1,64}`
+
+// deleteForm is the host's form that deletes one message; the zero value
+// is none.
+type deleteForm struct {
+	key    string // the host key
+	action string // where the form posts; "" in the template for live messages
+}
+
+// deleteFor is the delete form of message m in view v: only in the host
+// view of a room still running, and only for a message with an id (items
+// from the original app have none).
+func deleteFor(v RoomView, m chat.Message) deleteForm {
+	if v.Host == nil || v.Embed || v.Ended || m.ID.IsZero() {
+		return deleteForm{}
+	}
+	return deleteForm{key: v.Host.Key, action: DeletePath(v.Room, m.ID.String())}
+}
+
+// templateDelete is the delete form of the template for live messages:
+// the script fills in its action.
+func templateDelete(v RoomView) deleteForm {
+	if v.Host == nil || v.Embed || v.Ended {
+		return deleteForm{}
+	}
+	return deleteForm{key: v.Host.Key}
+}

@@ -220,3 +220,200 @@ func TestErrorPage(t *testing.T) {
 		}
 	}
 }
+
+func TestLobbyStartForm(t *testing.T) {
+	got := render(t, views.LobbyPage(views.LobbyView{Start: views.StartForm{MaxMinutes: 1440}}))
+	for _, want := range []string{
+		`<form id="start" class="join start" method="post" action="/rooms">`,
+		`name="minutes" type="number" value="30" required min="1" max="1440"`,
+		`name="title" value=""`, `id="start-room" name="room" value=""`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lobby lacks %s", want)
+		}
+	}
+	if !regexp.MustCompile(`<label for="start-minutes" class="inline">\s*Start a room for\s*<input[^>]*>\s*minutes\s*</label>`).MatchString(got) {
+		t.Errorf("the lifetime field does not read \"Start a room for [30] minutes\"")
+	}
+	if strings.Contains(got, `id="start-error"`) {
+		t.Errorf("a fresh start form shows an error")
+	}
+
+	got = render(t, views.LobbyPage(views.LobbyView{Start: views.StartForm{Minutes: "2000", Title: "Quiz <night>", Room: "quiz", Error: "a room may last at most 24h"}}))
+	for _, want := range []string{`id="start-error" class="error" role="alert">a room may last at most 24h</p>`, `value="2000"`, `value="Quiz &lt;night&gt;"`, `value="quiz"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lobby after an error lacks %s", want)
+		}
+	}
+	if got := render(t, views.LobbyPage(views.LobbyView{Private: true})); strings.Contains(got, `action="/rooms"`) {
+		t.Errorf("the private lobby offers to start a room")
+	}
+}
+
+// now is when the timed rooms' pages are rendered: half an hour before
+// their end.
+var now = time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+
+func timed(host bool) views.RoomView {
+	v := views.RoomView{
+		Room: "game-night", Title: "Game night", TTL: time.Hour,
+		Ends: now.Add(30 * time.Minute), Now: now, Grace: 10 * time.Minute,
+		Messages: []chat.Message{{Username: "old", Text: "legacy"}, msg(1, "alice", "hi"), msg(2, "bob", "hey")},
+	}
+	if host {
+		v.Host = &views.HostView{Key: "k3y", ShareURL: "http://chat.example/rooms/game-night", HostURL: "http://chat.example/rooms/game-night?host=k3y"}
+	}
+	return v
+}
+
+// hidden reports whether the element with id is rendered with hidden.
+func hidden(t *testing.T, page, id string) bool {
+	t.Helper()
+	m := regexp.MustCompile(`<[a-z]+ id="` + id + `"[^>]*>`).FindString(page)
+	if m == "" {
+		t.Fatalf("page has no element #%s", id)
+	}
+	return regexp.MustCompile(`\shidden[\s>]`).MatchString(m)
+}
+
+func TestTimedRoom(t *testing.T) {
+	v := timed(false)
+	got := render(t, views.RoomPage(v))
+	for _, want := range []string{
+		`<title>Game night · sessionchat</title>`,
+		`<h1 id="room-title" dir="auto">Game night</h1><span class="room-name">game-night</span>`,
+		`data-ends="2026-11-26T14:30:00Z" data-grace="600"`,
+		`Ends at <time id="ends" datetime="2026-11-26T14:30:00Z" data-zone>14:30 UTC</time>`,
+		`<span id="countdown" role="timer">30 minutes</span> left`,
+		`data-state="/api/rooms/game-night"`,
+		`<a href="/rooms/game-night/transcript.txt" download>text</a>`,
+		`<a href="/rooms/game-night/transcript.md" download>Markdown</a>`,
+		`<a href="/rooms/game-night/transcript.json" download>JSON</a>`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("timed room lacks %s", want)
+		}
+	}
+	if strings.Contains(got, `id="expiry"`) {
+		t.Errorf("a timed room says its history vanishes after the last post")
+	}
+	if !hidden(t, got, "ended-note") || !hidden(t, got, "locked-note") || hidden(t, got, "ends-line") {
+		t.Errorf("a running, unlocked room: want only the end shown")
+	}
+	for _, s := range []string{"data-host", `id="host"`, `class="delete"`, `name="host"`} {
+		if strings.Contains(got, s) {
+			t.Errorf("a reader's page has the host's %s", s)
+		}
+	}
+
+	for _, tc := range []struct {
+		left time.Duration
+		want string
+	}{
+		{30 * time.Minute, "30 minutes"},
+		{29*time.Minute + 1*time.Second, "30 minutes"},
+		{50 * time.Second, "less than a minute"},
+		{90 * time.Minute, "1 hour 30 minutes"},
+	} {
+		v := timed(false)
+		v.Ends = now.Add(tc.left)
+		if got := render(t, views.RoomPage(v)); !strings.Contains(got, `role="timer">`+tc.want+`</span>`) {
+			t.Errorf("%v left: countdown is not %q", tc.left, tc.want)
+		}
+	}
+
+	// An end on another day says which.
+	v.Ends = now.Add(20 * time.Hour)
+	if got := render(t, views.RoomPage(v)); !strings.Contains(got, `data-zone>27 Nov 10:00 UTC</time>`) {
+		t.Errorf("an end tomorrow does not name its day")
+	}
+
+	v = timed(false)
+	v.Locked = true
+	got = render(t, views.RoomPage(v))
+	if hidden(t, got, "locked-note") || !strings.Contains(got, "Posting is locked.") {
+		t.Errorf("a locked room does not say so")
+	}
+	if strings.Contains(got, `<textarea id="text" name="message" required rows="1" enterkeyhint="send" disabled`) {
+		t.Errorf("a locked room's form is disabled: a post is what shows the reader the error")
+	}
+}
+
+func TestEndedRoom(t *testing.T) {
+	for _, host := range []bool{false, true} {
+		v := timed(host)
+		v.Ended, v.Locked = true, true
+		got := render(t, views.RoomPage(v))
+		for _, want := range []string{
+			`class="room ended"`,
+			`<p id="status" data-state="ended" role="status">ended</p>`,
+			`<strong>This room has ended</strong>`,
+			`at <time datetime="2026-11-26T14:30:00Z" data-zone>14:30 UTC</time>`,
+			`Its history stays readable until <time datetime="2026-11-26T14:40:00Z" data-zone>14:40 UTC</time>`,
+			`placeholder="This room has ended: it takes no more messages."`,
+			`<button id="send" type="submit" disabled>`,
+			`/rooms/game-night/transcript.txt`,
+			`<p class="text" dir="auto">hey</p>`, // the history stays
+		} {
+			if !strings.Contains(got, want) {
+				t.Errorf("ended room (host %v) lacks %s", host, want)
+			}
+		}
+		if hidden(t, got, "ended-note") || !hidden(t, got, "ends-line") || !hidden(t, got, "locked-note") {
+			t.Errorf("ended room (host %v): want the ended note only", host)
+		}
+		if strings.Contains(got, `class="delete"`) {
+			t.Errorf("ended room (host %v) offers to delete messages", host)
+		}
+		if host && !hidden(t, got, "host-controls") {
+			t.Errorf("ended room: the host's controls are shown")
+		}
+	}
+}
+
+func TestHostView(t *testing.T) {
+	v := timed(true)
+	got := render(t, views.RoomPage(v))
+	for _, want := range []string{
+		`data-host="k3y"`,
+		`<h2 id="host-title">You are the host</h2>`,
+		`<input id="share-link" class="link" value="http://chat.example/rooms/game-night" readonly`,
+		`<input id="host-link" class="link" value="http://chat.example/rooms/game-night?host=k3y" readonly`,
+		`<form id="lock-form" method="post" action="/rooms/game-night/host/lock"><input type="hidden" name="host" value="k3y">`,
+		`<form id="unlock-form" method="post" action="/rooms/game-night/host/unlock" hidden>`,
+		`<form id="end-form" method="post" action="/rooms/game-night/host/end">`,
+		`name="lifetime" value="15m"`, `name="lifetime" value="1h"`,
+		`<form class="delete" method="post" action="/rooms/game-night/messages/7-1/delete"><input type="hidden" name="host" value="k3y">`,
+		`<form class="delete" method="post" action="/rooms/game-night/messages/7-2/delete">`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("host view lacks %s", want)
+		}
+	}
+	list, tmpl, _ := strings.Cut(got, `<template id="message-template">`)
+	if n := strings.Count(list, `class="delete"`); n != 2 {
+		t.Errorf("host view has %d delete forms in the list, want 2 (none for the item without an id)", n)
+	}
+	if !strings.Contains(tmpl, `<form class="delete" method="post" action="">`) {
+		t.Errorf("the template for live messages has no delete form for the script to fill in")
+	}
+
+	v.Locked = true
+	got = render(t, views.RoomPage(v))
+	if !hidden(t, got, "lock-form") || hidden(t, got, "unlock-form") {
+		t.Errorf("locked room: want the unlock form shown, the lock form hidden")
+	}
+
+	// A room without a set end cannot be extended.
+	v.Ends = time.Time{}
+	if got := render(t, views.RoomPage(v)); strings.Contains(got, `id="extend-form"`) {
+		t.Errorf("a room without an end offers to extend it")
+	}
+
+	// The embed never shows the host's controls or key.
+	v = timed(true)
+	v.Embed = true
+	if got := render(t, views.EmbedPage(v)); strings.Contains(got, "k3y") || strings.Contains(got, `id="host"`) {
+		t.Errorf("the embed shows the host's key or controls")
+	}
+}
