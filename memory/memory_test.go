@@ -56,3 +56,12 @@ func TestCloseTwice(t *testing.T) {
 		t.Errorf("Append after Close: %v", err)
 	}
 }
+
+func TestRoomConformance(t *testing.T) {
+	chattest.TestRoomStore(t, func(t *testing.T, ttl time.Duration, limit int) chattest.Harness {
+		clock := chattest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+		s := memory.New(memory.Options{TTL: ttl, Limit: limit, Now: clock.Now})
+		t.Cleanup(s.Close)
+		return chattest.Harness{Store: s, Advance: clock.Advance, Now: clock.Now}
+	})
+}

@@ -23,6 +23,16 @@ type Harness struct {
 	// Advance moves the store's clock forward by d, so that TTLs can be
 	// tested without waiting.
 	Advance func(d time.Duration)
+	// Now is the store's clock, from which TestRoomStore reckons keep
+	// times; time.Now when nil.
+	Now func() time.Time
+}
+
+func (h Harness) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
 }
 
 // NewStore makes a fresh, empty store whose rooms keep limit messages for
