@@ -68,6 +68,10 @@ type Config struct {
 	// front of StreamURLs (or URL), a new connection going to the next
 	// upstream in turn that accepts it.
 	Proxy bool
+	// ProxyProcs runs the proxy as processes of their own (this binary
+	// with -proxy-serve), 8,000 streams each, so that its descriptors
+	// do not count against the tool's limit.
+	ProxyProcs bool
 	// RetryHint makes a dropped stream wait for the server's SSE retry
 	// hint before it reconnects, as EventSource does, rather than 20 ms.
 	RetryHint bool
@@ -261,6 +265,7 @@ type bench struct {
 	cross       []bool
 	crossLat    [histShards]histogram
 	disruptAt   atomic.Int64 // b.now() of the disruption; 0 = none yet
+	helpers     []int        // the tool's own helper processes (proxies): their CPU is the tool's
 
 	nextPost  atomic.Int64
 	attempted atomic.Int64
@@ -368,11 +373,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Target: cfg.Target, Room: cfg.Room, Streams: cfg.Streams, Rate: cfg.Rate}
-	// A proxy holds two descriptors per stream.
 	need := uint64(cfg.Streams+cfg.Posters) + 1024
-	if cfg.Proxy {
-		need += 2 * uint64(cfg.Streams)
-	}
 	if lim, err := raiseNoFile(need); err == nil {
 		res.RaisedFileLimitTo = lim
 	} else {
@@ -384,16 +385,34 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if len(ups) == 0 {
 			ups = []string{b.host}
 		}
-		px, err := startProxy(ups)
-		if err != nil {
-			return nil, err
-		}
-		defer px.close()
 		// The streams go to the proxy; the cross-instance split no
-		// longer applies, since the proxy chooses their server.
-		b.streamHosts, b.cross = []string{px.addr()}, nil
-		if cfg.DisruptAt > 0 && cfg.Disrupt == nil {
-			b.cfg.Disrupt = func() (int, error) { return px.cut(), nil }
+		// longer applies, since the proxy chooses their server. A proxy
+		// holds two descriptors per stream: past a few thousand streams
+		// it runs in processes of its own, each under its own limit.
+		b.cross = nil
+		if cfg.ProxyProcs {
+			pp, err := startProxyProcs(ctx, cfg.Streams, ups)
+			if err != nil {
+				return nil, err
+			}
+			defer pp.stop()
+			b.streamHosts = pp.addrs
+			for _, c := range pp.cmds {
+				b.helpers = append(b.helpers, c.Process.Pid)
+			}
+			if cfg.DisruptAt > 0 && cfg.Disrupt == nil {
+				b.cfg.Disrupt = func() (int, error) { pp.cut(); return -1, nil }
+			}
+		} else {
+			px, err := startProxy(ups)
+			if err != nil {
+				return nil, err
+			}
+			defer px.close()
+			b.streamHosts = []string{px.addr()}
+			if cfg.DisruptAt > 0 && cfg.Disrupt == nil {
+				b.cfg.Disrupt = func() (int, error) { return px.cut(), nil }
+			}
 		}
 	}
 
@@ -594,7 +613,7 @@ func (b *bench) load(ctx context.Context) window {
 		stop := b.cfg.OnLoad()
 		defer stop()
 	}
-	toolBefore, busyBefore := selfCPU(), machineBusy()
+	toolBefore, busyBefore := b.toolCPU(), machineBusy()
 	w := window{t0: b.now()}
 	b.lastRecv.Store(w.t0)
 	sctx, stopSampling := context.WithCancel(ctx)
@@ -610,11 +629,22 @@ func (b *bench) load(ctx context.Context) window {
 	w.stalled = !b.drain(ctx)
 	w.end = b.now()
 	w.after = b.sample()
-	w.toolCPU = selfCPU() - toolBefore
+	w.toolCPU = b.toolCPU() - toolBefore
 	w.busy = machineBusy() - busyBefore
 	stopSampling()
 	w.samples = <-samples
 	return w
+}
+
+// toolCPU is the CPU time of the tool and its helper processes.
+func (b *bench) toolCPU() time.Duration {
+	t := selfCPU()
+	for _, pid := range b.helpers {
+		if s, err := readProc(pid); err == nil {
+			t += s.CPU
+		}
+	}
+	return t
 }
 
 // timedSample is the server's procSample at b.now() t.

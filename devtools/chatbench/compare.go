@@ -105,8 +105,11 @@ type compareConfig struct {
 	// Perf, when set, is a directory where each run's server is
 	// profiled with perf record during the posting, and perf report's
 	// summary written beside it.
-	Perf     string
-	Progress io.Writer
+	Perf string
+	// MaxStreams, when positive, caps every scenario's streams (a
+	// machine whose open-file limit is below what a scenario needs).
+	MaxStreams int
+	Progress   io.Writer
 }
 
 func pickScenarios(list string) ([]scenario, error) {
@@ -301,6 +304,9 @@ func compareRun(ctx context.Context, c compareConfig, sc scenario, target, bin, 
 		DisruptAt: sc.DisruptAt,
 		Progress:  c.Progress,
 	}
+	if c.MaxStreams > 0 && cfg.Streams > c.MaxStreams {
+		cfg.Streams = c.MaxStreams
+	}
 	if sc.Kind == kindMomento || sc.Kind == kindRolling {
 		return momentoRun(ctx, c, sc, cfg, target, bin, dir, run)
 	}
@@ -311,7 +317,7 @@ func compareRun(ctx context.Context, c compareConfig, sc scenario, target, bin, 
 	defer srv.stop()
 	cfg.URL, cfg.APIKey, cfg.PID = srv.url, srv.apiKey, srv.cmd.Process.Pid
 	if sc.Kind == kindStorm {
-		cfg.Proxy, cfg.RetryHint = true, true
+		cfg.Proxy, cfg.ProxyProcs, cfg.RetryHint = true, true, true
 	}
 	cfg.OnLoad = c.profiler(sc, target, run, cfg.PID)
 	res, err := Run(ctx, cfg)
@@ -387,7 +393,7 @@ func momentoRun(ctx context.Context, c compareConfig, sc scenario, cfg Config, t
 	} else {
 		// The survivor's CPU and memory are measured; the restarted one
 		// changes its pid.
-		cfg.Proxy, cfg.RetryHint = true, true
+		cfg.Proxy, cfg.ProxyProcs, cfg.RetryHint = true, true, true
 		cfg.Disrupt = func() (int, error) {
 			mu.Lock()
 			old := b

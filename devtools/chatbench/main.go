@@ -70,8 +70,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		perfDir   = fs.String("perf", "", "with -compare: profile each run's server with `perf record -g -p PID` during the posting, into this directory (perf report summaries beside)")
 		streamURL = fs.String("stream-urls", "", "comma-separated servers to spread the streams over (posts still go to -url); deliveries on the others count as cross-instance")
 		pids      = fs.String("pids", "", "comma-separated pids of more server processes whose RSS and CPU add to -pid's")
+		proxyOnly = fs.String("proxy-serve", "", "internal: run as a proxy process to these comma-separated upstreams (SIGUSR1 cuts every connection)")
+		capStr    = fs.Int("max-streams", 0, "with -compare: run every scenario with at most this many streams (for a machine whose open-file limit is lower than a scenario needs)")
 	)
 	fs.BoolVar(&cfg.Proxy, "proxy", false, "send the streams through a TCP proxy inside the tool (to the -stream-urls in turn, or -url)")
+	fs.BoolVar(&cfg.ProxyProcs, "proxy-procs", false, "with -proxy: run the proxy as processes of its own, 8,000 streams each (for more streams than the open-file limit allows in one process)")
 	fs.BoolVar(&cfg.RetryHint, "retry-hint", false, "a dropped stream waits for the server's SSE retry hint before reconnecting, as EventSource does (default: 20 ms)")
 	fs.DurationVar(&cfg.DisruptAt, "cut-at", 0, "with -proxy: this long into the posting, the proxy closes every connection at once (a reconnection storm)")
 	fs.StringVar(&cfg.Target, "target", targetChat, "server kind: chat or centrifugo")
@@ -115,6 +118,17 @@ issue's scenarios (docs/benchmarks.md).
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 
+	if *proxyOnly != "" {
+		cut := make(chan os.Signal, 1)
+		signal.Notify(cut, syscall.SIGUSR1)
+		pctx, end := context.WithCancel(ctx)
+		defer end()
+		go func() {
+			io.Copy(io.Discard, os.Stdin) // the tool's end of the pipe closes with it
+			end()
+		}()
+		return serveProxy(strings.Split(*proxyOnly, ","), stdout, cut, pctx.Done())
+	}
 	if *streamURL != "" {
 		cfg.StreamURLs = strings.Split(*streamURL, ",")
 	}
@@ -154,6 +168,7 @@ issue's scenarios (docs/benchmarks.md).
 			MomentoBin: *mtBin,
 			TopicRate:  *topicRate,
 			Perf:       *perfDir,
+			MaxStreams: *capStr,
 			Progress:   stderr,
 		}
 		if cc.Quick {

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -22,6 +28,10 @@ type proxy struct {
 	upstreams []string
 	next      atomic.Uint64
 	wg        sync.WaitGroup
+
+	// logf, if set, hears of the first few upstreams that refused.
+	logf    func(format string, args ...any)
+	refused atomic.Int64
 
 	mu     sync.Mutex
 	conns  map[*proxyConn]struct{}
@@ -100,6 +110,9 @@ func (p *proxy) dialUp() (net.Conn, error) {
 func (p *proxy) serve(client net.Conn) {
 	up, err := p.dialUp()
 	if err != nil {
+		if n := p.refused.Add(1); n <= 3 && p.logf != nil {
+			p.logf("chatbench proxy: %v", err)
+		}
 		// The client sees its connection end before any answer, and
 		// retries: a proxy with no server behind it.
 		client.Close()
@@ -123,12 +136,29 @@ func (p *proxy) serve(client net.Conn) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		io.Copy(up, client) // the request, then nothing until the client goes
+		copyPlain(up, client, make([]byte, 1024)) // the request, then nothing until the client goes
 		c.close()
 	}()
-	io.Copy(client, up)
+	copyPlain(client, up, make([]byte, 4096))
 	c.close()
 	<-done
+}
+
+// copyPlain copies with read and write, not io.Copy: between two TCP
+// connections that splices through a pipe held for the connection's
+// life, two more descriptors each way per stream.
+func copyPlain(dst io.Writer, src io.Reader, buf []byte) {
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // cut closes every connection the proxy holds at this moment and
@@ -162,4 +192,87 @@ func (p *proxy) close() {
 	p.ln.Close()
 	p.cut()
 	p.wg.Wait()
+}
+
+// proxyStreamsPerProcess is how many streams one proxy process takes: two descriptors
+// each, under a hard open-file limit that may be as low as 20,000.
+const proxyStreamsPerProcess = 8_000
+
+// serveProxy is the tool run as a proxy process (-proxy-serve): it proxies
+// to upstreams, prints its address on stdout, cuts every connection on
+// SIGUSR1 and ends on SIGTERM or when stdin closes (the tool gone).
+func serveProxy(upstreams []string, stdout io.Writer, cut <-chan os.Signal, done <-chan struct{}) error {
+	raiseNoFile(2*proxyStreamsPerProcess + 1024)
+	px, err := startProxy(upstreams)
+	if err != nil {
+		return err
+	}
+	px.logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	defer px.close()
+	fmt.Fprintln(stdout, px.addr())
+	for {
+		select {
+		case <-cut:
+			px.cut()
+		case <-done:
+			return nil
+		}
+	}
+}
+
+// proxyProcs are proxy processes the tool started, for more streams than
+// its own descriptors allow beside them.
+type proxyProcs struct {
+	cmds  []*exec.Cmd
+	addrs []string
+}
+
+// startProxyProcs starts enough proxy processes (this binary with
+// -proxy-serve) for streams, each in front of upstreams.
+func startProxyProcs(ctx context.Context, streams int, upstreams []string) (*proxyProcs, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	pp := &proxyProcs{}
+	for range (streams + proxyStreamsPerProcess - 1) / proxyStreamsPerProcess {
+		cmd := exec.Command(self, "-proxy-serve", strings.Join(upstreams, ","))
+		cmd.SysProcAttr = childAttr()
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			pp.stop()
+			return nil, err
+		}
+		if _, err := cmd.StdinPipe(); err != nil { // closed when the tool ends
+			pp.stop()
+			return nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			pp.stop()
+			return nil, err
+		}
+		pp.cmds = append(pp.cmds, cmd)
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil {
+			pp.stop()
+			return nil, fmt.Errorf("proxy process: %w", err)
+		}
+		pp.addrs = append(pp.addrs, strings.TrimSpace(line))
+	}
+	return pp, nil
+}
+
+// cut makes every proxy process close all its connections at once.
+func (pp *proxyProcs) cut() {
+	for _, c := range pp.cmds {
+		c.Process.Signal(syscall.SIGUSR1)
+	}
+}
+
+func (pp *proxyProcs) stop() {
+	for _, c := range pp.cmds {
+		c.Process.Signal(syscall.SIGTERM)
+		c.Wait()
+	}
 }
