@@ -117,7 +117,7 @@ func testBench(target string) *bench {
 
 func TestStreamParsesChat(t *testing.T) {
 	head := "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-	body := chunk("retry: 2000\n\n") +
+	body := chunk("retry: 2000\n\nevent: room\ndata: {\"room\":\"r\",\"locked\":false}\n\n") +
 		chunk("id: a-1\nevent: message\ndata: {\"message\":\"~b0.0.100~xx\"}\n\nid: a-2\nevent: mes") +
 		chunk("sage\ndata: {\"message\":\"~b1.1.200~\"}\n\n: heartbeat\n\n") +
 		chunk("id: a-3\nevent: message\ndata: {\"message\":\"~b0.0.300~\"}\n\n") + // duplicate

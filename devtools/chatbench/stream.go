@@ -68,6 +68,7 @@ type stream struct {
 	cstate int
 	cleft  int
 	pendID []byte // id of the event being read
+	other  bool   // the event being read is not a message (room, presence…)
 	pend   delivery
 	hasPnd bool
 }
@@ -220,7 +221,7 @@ func (s *stream) reset() {
 	s.headDone, s.chunked, s.ready = false, false, false
 	s.cstate, s.cleft = chunkSize, 0
 	s.pendID = s.pendID[:0]
-	s.hasPnd = false
+	s.hasPnd, s.other = false, false
 }
 
 // dropped counts the end of an established connection and returns how
@@ -407,11 +408,18 @@ func (s *stream) chatLine(line []byte, now int64) {
 			s.lastID = append(s.lastID[:0], s.pendID...)
 			s.pendID = s.pendID[:0]
 		}
+		s.other = false
 		return
 	}
 	switch line[0] {
+	case 'e':
+		// Room events (room, ended, deleted, presence) carry no stamp
+		// and no id.
+		if v, ok := field(line, "event"); ok {
+			s.other = string(v) != "message"
+		}
 	case 'd':
-		if v, ok := field(line, "data"); ok {
+		if v, ok := field(line, "data"); ok && !s.other {
 			if post, poster, sent, ok := parseStamp(v); ok {
 				s.pend, s.hasPnd = delivery{post, poster, sent}, true
 			} else {
