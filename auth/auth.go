@@ -39,11 +39,15 @@ type Claims struct {
 }
 
 // Rooms lists room patterns per permission. A pattern is a room name,
-// "*" for every room, or a prefix ending in "*" ("game-*"). The two
-// permissions are independent: write does not imply read.
+// "*" for every room, or a prefix ending in "*" ("game-*"). The
+// permissions are independent: write does not imply read, nor host
+// either.
 type Rooms struct {
 	Read  []string `json:"read,omitempty"`
 	Write []string `json:"write,omitempty"`
+	// Host makes the holder the room's host, as its host key does: it
+	// may start the room, delete its messages, lock, extend and end it.
+	Host []string `json:"host,omitempty"`
 }
 
 // CanRead says whether the token lets its holder read room: open its page
@@ -52,6 +56,9 @@ func (c Claims) CanRead(room string) bool { return match(c.Rooms.Read, room) }
 
 // CanWrite says whether the token lets its holder post to room.
 func (c Claims) CanWrite(room string) bool { return match(c.Rooms.Write, room) }
+
+// CanHost says whether the token makes its holder room's host.
+func (c Claims) CanHost(room string) bool { return match(c.Rooms.Host, room) }
 
 func match(patterns []string, room string) bool {
 	for _, p := range patterns {

@@ -180,8 +180,13 @@ func TestPermissions(t *testing.T) {
 		t.Errorf(`read ["*"]: CanRead %v, CanWrite %v; want true, false`, all.CanRead("anything"), all.CanWrite("anything"))
 	}
 	var none auth.Claims
-	if none.CanRead("lobby") || none.CanWrite("lobby") {
+	if none.CanRead("lobby") || none.CanWrite("lobby") || none.CanHost("lobby") {
 		t.Error("a token without rooms may do something")
+	}
+	host := auth.Claims{Rooms: auth.Rooms{Host: []string{"game-*"}, Read: []string{"*"}}}
+	if !host.CanHost("game-1") || host.CanHost("lobby") || host.CanWrite("game-1") {
+		t.Errorf(`host ["game-*"]: CanHost(game-1) %v, CanHost(lobby) %v, CanWrite(game-1) %v; want true, false, false`,
+			host.CanHost("game-1"), host.CanHost("lobby"), host.CanWrite("game-1"))
 	}
 }
 

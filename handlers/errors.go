@@ -26,6 +26,7 @@ var (
 	errNoToken        = errors.New("this room is private: it needs a token")
 	errCannotRead     = errors.New("your token does not let you read this room")
 	errCannotWrite    = errors.New("your token does not let you post in this room")
+	errCannotHost     = errors.New("your token does not let you start or host this room")
 	// errClientGone is the outcome of a request whose context ended before
 	// it was answered: its client closed the connection or reset the
 	// HTTP/2 stream (or the server is shutting down). Whatever the
@@ -62,6 +63,13 @@ var statuses = []struct {
 	{auth.ErrExpired, http.StatusUnauthorized, false, "expired_token"},
 	{errCannotRead, http.StatusForbidden, false, "cannot_read"},
 	{errCannotWrite, http.StatusForbidden, false, "cannot_write"},
+	{chat.ErrEnded, http.StatusGone, false, "room_ended"},
+	{chat.ErrLocked, http.StatusForbidden, false, "room_locked"},
+	{chat.ErrNotHost, http.StatusForbidden, false, "not_host"},
+	{errCannotHost, http.StatusForbidden, false, "cannot_host"},
+	{chat.ErrExists, http.StatusConflict, true, "room_exists"},
+	{chat.ErrNotFound, http.StatusNotFound, false, "no_message"},
+	{chat.ErrNoRooms, http.StatusNotImplemented, false, "no_rooms"},
 	{chat.ErrUnavailable, http.StatusServiceUnavailable, false, "store_unavailable"},
 	{chat.ErrRoomFull, http.StatusServiceUnavailable, false, "room_full"},
 }

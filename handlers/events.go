@@ -13,13 +13,16 @@ import (
 	"github.com/sessionchat/sessionchat/chat"
 )
 
-// handleEvents streams a room: the stored history after the client's
-// cursor (Last-Event-ID, or ?after=), then live messages, each once and in
-// history order, with a comment whenever the stream has been idle for
-// about a heartbeat interval (see pulse). The stream ends when the client
-// goes, at shutdown, when a write waits on the client for the
-// stalled-writer bound, or when the hub drops it for falling behind; the
-// client then resumes from its last event id.
+// handleEvents streams a room: its state (a room event), the stored
+// history after the client's cursor (Last-Event-ID, or ?after=), then
+// live messages, each once and in history order, and the room's events
+// (room on a change of state, deleted, ended), with a comment whenever the
+// stream has been idle for about a heartbeat interval (see pulse). The
+// stream ends when the client goes, at shutdown, when a write waits on the
+// client for the stalled-writer bound, or when the hub drops it for
+// falling behind; the client then resumes from its last event id. At the
+// room's end it ends after the ended event with a long reconnection hint;
+// a room that has ended answers 410.
 //
 // An HTTP/1.1 stream takes over its connection: the server's read and
 // write buffers, its chunked encoding and its per-request goroutines are
@@ -207,13 +210,21 @@ func (s *streamer) run(ss *session) {
 		var tick, open bool
 		events, tick, open = ss.st.Take(events[:0])
 		if len(events) > 0 {
+			ended := false
 			for _, e := range events {
-				if f.event(e.Message.ID, e.JSON) != nil {
+				if f.event(e.Kind, e.Message.ID, e.JSON) != nil {
 					return
+				}
+				if e.Kind == chat.KindEnded {
+					ended = true
+					break // the room's last word
 				}
 			}
 			clear(events)
-			if f.flush() != nil {
+			if ended {
+				f.retry(endedRetry)
+			}
+			if f.flush() != nil || ended {
 				return
 			}
 		}
@@ -240,13 +251,17 @@ func (s *streamer) run(ss *session) {
 	}
 }
 
-// backlog writes the response head, the reconnection hint and the stored
-// messages after the client's cursor, in chunks. Each message is let go
-// as it is encoded: a stream stalled in its history holds one chunk and
-// the messages it has not reached, never the history encoded whole.
+// backlog writes the response head, the reconnection hint, the room's
+// state and the stored messages after the client's cursor, in chunks.
+// Each message is let go as it is encoded: a stream stalled in its
+// history holds one chunk and the messages it has not reached, never the
+// history encoded whole.
 func (f *framer) backlog(st *chat.Stream, retry time.Duration) error {
 	f.head()
 	f.retry(retry)
+	if err := f.event(chat.KindRoom, chat.ID{}, chat.NewRoomEvent(chat.KindRoom, st.State).JSON); err != nil {
+		return err
+	}
 	for i := range st.Backlog {
 		m := st.Backlog[i]
 		st.Backlog[i] = chat.Message{}

@@ -50,10 +50,19 @@ func appendRetry(b []byte, d time.Duration) []byte {
 	return append(b, "\n\n"...)
 }
 
-// appendEvent appends one message event from its JSON encoding. A message
-// without an id (written by the original app) carries no id line, so the
-// client's cursor stays on the last message that had one.
-func appendEvent(b []byte, id chat.ID, data []byte) []byte {
+// appendEvent appends one event from its JSON encoding: a message (kind
+// zero) with its id line, or a room event (room, deleted, ended), which
+// has none, so that Last-Event-ID always names a message. A message
+// without an id (written by the original app) carries no id line either,
+// so the client's cursor stays on the last message that had one.
+func appendEvent(b []byte, kind chat.Kind, id chat.ID, data []byte) []byte {
+	if kind != chat.KindMessage {
+		b = append(b, "event: "...)
+		b = append(b, kind...)
+		b = append(b, "\ndata: "...)
+		b = append(b, data...)
+		return append(b, "\n\n"...)
+	}
 	if !id.IsZero() {
 		b = append(b, "id: "...)
 		b = id.AppendText(b)
@@ -63,6 +72,11 @@ func appendEvent(b []byte, id chat.ID, data []byte) []byte {
 	b = append(b, data...)
 	return append(b, "\n\n"...)
 }
+
+// endedRetry is the reconnection hint after an ended event: an hour, so
+// that a generic EventSource client that reconnects anyway (and is then
+// refused with 410, which stops it) does not storm the server.
+const endedRetry = time.Hour
 
 // chunkSize bounds one write of a stream: a history or a burst of events
 // goes out in chunks of at most this much (an event bigger than a chunk
@@ -103,15 +117,15 @@ func (f *framer) message(m *chat.Message) error {
 	if err != nil {
 		return err
 	}
-	return f.event(m.ID, data)
+	return f.event(chat.KindMessage, m.ID, data)
 }
 
-// event appends a message event, first writing what the buffer holds if
-// the event would take it past chunkSize.
-func (f *framer) event(id chat.ID, data []byte) error {
+// event appends an event, first writing what the buffer holds if the
+// event would take it past chunkSize.
+func (f *framer) event(kind chat.Kind, id chat.ID, data []byte) error {
 	b := f.bytes()
 	n := len(b)
-	b = appendEvent(b, id, data)
+	b = appendEvent(b, kind, id, data)
 	*f.buf = b
 	if n == 0 || len(b) <= chunkSize {
 		return nil

@@ -31,12 +31,13 @@ func TestBacklogGoesOutInChunks(t *testing.T) {
 		st.Backlog = append(st.Backlog, chat.Message{ID: chat.ID{Epoch: 1, Seq: uint64(i + 1)}, Room: "r", Username: "a", Text: text})
 	}
 	want := appendRetry([]byte("HEAD\n"), 2*time.Second)
+	want = appendEvent(want, chat.KindRoom, chat.ID{}, chat.NewRoomEvent(chat.KindRoom, st.State).JSON)
 	for _, m := range st.Backlog {
 		data, err := json.Marshal(m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = appendEvent(want, m.ID, data)
+		want = appendEvent(want, chat.KindMessage, m.ID, data)
 	}
 
 	var rec recorder

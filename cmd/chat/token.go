@@ -23,7 +23,7 @@ func runToken(args []string, getenv func(string) string, stdout, stderr io.Write
 	fs := flag.NewFlagSet("chat token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: chat token -name NAME [-read ROOMS] [-write ROOMS] [-ttl 1h] [-sub ID]")
+		fmt.Fprintln(stderr, "usage: chat token -name NAME [-read ROOMS] [-write ROOMS] [-host ROOMS] [-ttl 1h] [-sub ID]")
 		fmt.Fprintln(stderr, "Prints a token for private rooms, signed with $CHAT_AUTH_SECRET.")
 		fmt.Fprintln(stderr, "ROOMS is a comma-separated list of room names, * (every room) or prefixes ending in * (game-*).")
 		fs.PrintDefaults()
@@ -31,6 +31,7 @@ func runToken(args []string, getenv func(string) string, stdout, stderr io.Write
 	name := fs.String("name", "", "display name the holder posts as (required)")
 	read := fs.String("read", "", "rooms the holder may read")
 	write := fs.String("write", "", "rooms the holder may post to (write does not imply read)")
+	host := fs.String("host", "", "rooms the holder is host of: may start, moderate, extend and end them")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
 	sub := fs.String("sub", "", "subject: your site's id for the holder (optional)")
 	secret := fs.String("secret", "", "signing secret instead of $CHAT_AUTH_SECRET (visible to ps and shell history)")
@@ -64,8 +65,11 @@ func runToken(args []string, getenv func(string) string, stdout, stderr io.Write
 	if rooms.Write, err = parsePatterns(*write); err != nil {
 		return fmt.Errorf("-write: %w", err)
 	}
-	if len(rooms.Read)+len(rooms.Write) == 0 {
-		return errors.New("give -read or -write: a token for no room lets its holder in nowhere")
+	if rooms.Host, err = parsePatterns(*host); err != nil {
+		return fmt.Errorf("-host: %w", err)
+	}
+	if len(rooms.Read)+len(rooms.Write)+len(rooms.Host) == 0 {
+		return errors.New("give -read, -write or -host: a token for no room lets its holder in nowhere")
 	}
 	if *ttl <= 0 {
 		return fmt.Errorf("-ttl %s: must be positive", *ttl)

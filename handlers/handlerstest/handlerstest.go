@@ -27,6 +27,10 @@ type Config struct {
 	Memory   memory.Options   // TTL and Limit default to 1h and 500
 	Hub      chat.HubOptions  // Store is the chat's
 	Handlers handlers.Options // HistoryTTL defaults to 1h; Streams to the App's
+	// Service configures rooms (host secret, grace, lifetime cap, clock);
+	// its Store and Hub are the chat's. With a Clock and no Memory.Now,
+	// the memory store keeps the service's time.
+	Service chat.ServiceOptions
 	Log      *slog.Logger     // default: discarded
 
 	// Wrap, if set, wraps the chat's handler (to observe requests).
@@ -71,11 +75,16 @@ func wire(c Config) *Chat {
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if c.Service.Clock != nil && c.Memory.Now == nil {
+		c.Memory.Now = c.Service.Clock.Now
+	}
 	ch := &Chat{Memory: memory.New(c.Memory)}
 	ch.Store = &chattest.FlakyStore{Store: ch.Memory}
 	c.Hub.Store = ch.Store
 	ch.Hub = chat.NewHub(c.Hub)
-	ch.Service = chat.NewService(ch.Store, ch.Hub, nil)
+	so := c.Service
+	so.Store, so.Hub, so.Relay = ch.Store, ch.Hub, nil
+	ch.Service = chat.NewServiceWith(so)
 	ch.Handler = handlers.New(c.Log, ch.Service, ch.Hub, c.Handlers)
 	if c.Wrap != nil {
 		ch.Handler = c.Wrap(ch.Handler)
