@@ -31,7 +31,7 @@ type Config struct {
 	// its Store and Hub are the chat's. With a Clock and no Memory.Now,
 	// the memory store keeps the service's time.
 	Service chat.ServiceOptions
-	Log      *slog.Logger     // default: discarded
+	Log     *slog.Logger // default: discarded
 
 	// Wrap, if set, wraps the chat's handler (to observe requests).
 	Wrap func(http.Handler) http.Handler
