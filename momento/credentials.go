@@ -1,6 +1,8 @@
 package momento
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 	"net"
 	"strconv"
@@ -82,4 +84,24 @@ func (f fixedCredential) WithEndpoints(e auth.AllEndpoints) (auth.CredentialProv
 // String hides the token, as the SDK's providers do.
 func (f fixedCredential) String() string {
 	return fmt.Sprintf("CredentialProvider{authToken=***, cacheEndpoint=%s}", f.endpoints.CacheEndpoint)
+}
+
+// HostSecret derives the secret that signs host links (the chat's
+// CHAT_HOST_SECRET when neither it nor CHAT_AUTH_SECRET is set) from the
+// Momento settings: HMAC-SHA256 keyed with the API key over the cache name
+// and endpoint. Every instance of one chat (same key, cache and endpoint)
+// derives the same 32 bytes, so a host link made on one works on all, and
+// after restarts; another cache or key gives another secret. Whoever holds
+// the API key can derive it, as they can rewrite every room anyway.
+//
+// keyed is false when apiKey is empty (a local, unauthenticated endpoint):
+// the secret then follows from the endpoint and cache alone, which are not
+// secret, and host links can be forged; set CHAT_HOST_SECRET there.
+func HostSecret(apiKey, endpoint, cache string) (secret []byte, keyed bool) {
+	m := hmac.New(sha256.New, []byte(apiKey))
+	m.Write([]byte("sessionchat host secret\x00"))
+	m.Write([]byte(cache))
+	m.Write([]byte{0})
+	m.Write([]byte(endpoint))
+	return m.Sum(nil), apiKey != ""
 }

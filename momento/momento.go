@@ -176,3 +176,8 @@ func errUnexpected(op string, resp any) error {
 }
 
 var errNoEpoch = errors.New("momento: could not start the room's epoch")
+
+// HostSecret is HostSecret of the backend's key, endpoint and cache.
+func (b *Backend) HostSecret() (secret []byte, keyed bool) {
+	return HostSecret(b.cfg.APIKey, b.cfg.Endpoint, b.cfg.Cache)
+}
