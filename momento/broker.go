@@ -75,6 +75,7 @@ type Broker struct {
 	newClient    func() (sdk.TopicClient, error)
 	rate         float64 // the account's topic operations per second
 	self         string  // this instance, named in each batch
+	store        *Store  // learns the keep of started rooms; may be nil
 
 	mu           sync.Mutex
 	pending      []entry // in the order posts handed them in
@@ -103,16 +104,26 @@ func (b *Broker) Stats() BrokerStats {
 	return st
 }
 
-// entry is one event of a batch: a message, a number never stored (Skip),
-// or a reference to a stored message (Ref).
+// entry is one event of a batch: a message, a room event (Kind and its
+// data in Msg: the room's state, a deleted message, its end), a number
+// never stored (Skip), or a reference to a stored message (Ref).
+// Instances of the version before room events skip an entry with a Kind:
+// its data is not a message.
 type entry struct {
+	Kind chat.Kind       `json:"k,omitempty"`
 	Msg  json.RawMessage `json:"m,omitempty"`
 	Skip *ref            `json:"skip,omitempty"`
 	Ref  *ref            `json:"ref,omitempty"`
+	// Keep is, with a room state, when the room expires (see
+	// Store.StartRoom): the others' posts then set their expiry to it.
+	Keep time.Time `json:"keep,omitzero"`
 
 	room chat.Room // of Msg
-	id   chat.ID   // of Msg
+	id   chat.ID   // of a message
 }
+
+// message reports whether en carries a message.
+func (en entry) message() bool { return en.Msg != nil && en.Kind == chat.KindMessage }
 
 type ref struct {
 	Room chat.Room `json:"room"`
@@ -142,10 +153,15 @@ func newBroker(cache, topic string, rate float64, log *slog.Logger, pub sdk.Topi
 	}
 }
 
-// Publish implements chat.Relay: it queues e for the publisher.
+// Publish implements chat.Relay: it queues e for the publisher. A room
+// event travels in the order it was handed in among the messages, and is
+// never squeezed into a reference (it is small: a state or an id).
 func (b *Broker) Publish(e *chat.Event) {
-	en := entry{Msg: e.JSON, room: e.Message.Room, id: e.Message.ID}
-	if len(e.JSON) > maxPayload-64 {
+	en := entry{Kind: e.Kind, Msg: e.JSON, room: e.Message.Room, id: e.Message.ID}
+	if (e.Kind == chat.KindRoom || e.Kind == chat.KindEnded) && b.store != nil {
+		en.Keep = b.store.keepOf(e.Message.Room)
+	}
+	if e.Kind == chat.KindMessage && len(e.JSON) > maxPayload-64 {
 		en = entry{Ref: &ref{Room: e.Message.Room, ID: e.Message.ID}}
 	}
 	b.enqueue(en)
@@ -173,6 +189,8 @@ func (b *Broker) enqueue(en entry) {
 // size is about what en adds to a batch.
 func (en entry) size() int {
 	switch {
+	case en.Msg != nil && en.Kind != chat.KindMessage:
+		return len(en.Msg) + 64
 	case en.Msg != nil:
 		return len(en.Msg) + 8
 	case en.Skip != nil:
@@ -186,14 +204,14 @@ func (en entry) size() int {
 func (b *Broker) squeeze() {
 	last := make(map[chat.Room]int)
 	for i, en := range b.pending {
-		if en.Msg != nil {
+		if en.message() {
 			last[en.room] = i
 		}
 	}
 	kept := b.pending[:0]
 	b.pendingBytes = 0
 	for i, en := range b.pending {
-		if en.Msg != nil {
+		if en.message() {
 			if last[en.room] != i {
 				continue
 			}
@@ -513,6 +531,16 @@ func (b *Broker) deliver(in chat.Inbox, v sdk.TopicValue) {
 	b.heard(bt.From)
 	for _, en := range bt.Entries {
 		switch {
+		case en.Kind != chat.KindMessage:
+			e, err := chat.DecodeEvent(en.Kind, en.Msg)
+			if err != nil {
+				b.log.Warn("momento: undecodable room event", "kind", en.Kind, "err", err)
+				continue
+			}
+			if !en.Keep.IsZero() && b.store != nil {
+				b.store.learnKeep(e.Message.Room, en.Keep)
+			}
+			in.Receive(e)
 		case en.Msg != nil:
 			var m chat.Message
 			if json.Unmarshal(en.Msg, &m) != nil || !valid(m.Room, m.ID) {

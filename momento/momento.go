@@ -145,8 +145,10 @@ func (b *Backend) NewBroker() (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("momento: topic client: %w", err)
 	}
-	return newBroker(b.cfg.Cache, b.cfg.Topic, b.cfg.TopicRate, b.log, pub,
-		func() (sdk.TopicClient, error) { return b.cfg.NewTopicClient(b.creds) }), nil
+	br := newBroker(b.cfg.Cache, b.cfg.Topic, b.cfg.TopicRate, b.log, pub,
+		func() (sdk.TopicClient, error) { return b.cfg.NewTopicClient(b.creds) })
+	br.store = b.store
+	return br, nil
 }
 
 // Close closes the cache clients.

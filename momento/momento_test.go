@@ -74,6 +74,7 @@ func TestConformance(t *testing.T) {
 
 // instance is one chat server's domain wired to Momento, as cmd/chat does.
 type instance struct {
+	srv        *momentotest.Server
 	svc        *chat.Service
 	hub        *chat.Hub
 	store      *momento.Store
@@ -104,10 +105,12 @@ func (h retryLog) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
-// options adjust an instance: its backend's Config and its hub's options.
+// options adjust an instance: its backend's Config, its hub's options
+// and its service's.
 type options struct {
 	cfg func(*momento.Config)
 	hub func(*chat.HubOptions)
+	svc func(*chat.ServiceOptions)
 }
 
 func newInstance(t *testing.T, srv *momentotest.Server) *instance {
@@ -118,7 +121,7 @@ func newInstance(t *testing.T, srv *momentotest.Server) *instance {
 // (a hub tail of the history limit), with opts applied.
 func newInstanceWith(t *testing.T, srv *momentotest.Server, opts options) *instance {
 	t.Helper()
-	in := &instance{retries: make(chan time.Duration, 64)}
+	in := &instance{srv: srv, retries: make(chan time.Duration, 64)}
 	subscribed := srv.Subscribers("chat", topic)
 	cfg := momento.Config{
 		Endpoint: srv.Addr(), Cache: "chat", TTL: time.Hour, Limit: 500,
@@ -157,7 +160,14 @@ func newInstanceWith(t *testing.T, srv *momentotest.Server, opts options) *insta
 		}
 		in.hub.Close()
 	})
-	in.svc = chat.NewService(in.store, in.hub, broker)
+	// The host secret as cmd/chat derives it in Momento mode: every
+	// instance's the same.
+	secret, _ := b.HostSecret()
+	so := chat.ServiceOptions{Store: in.store, Hub: in.hub, Relay: broker, HostSecret: secret}
+	if opts.svc != nil {
+		opts.svc(&so)
+	}
+	in.svc = chat.NewServiceWith(so)
 	// The broker is live once the server sees its subscription.
 	waitFor(t, "the instance's subscription", func() bool { return srv.Subscribers("chat", topic) > subscribed })
 	return in
@@ -176,7 +186,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// collect reads a stream until it holds n messages (backlog included).
+// collect reads a stream until it holds n messages (backlog included),
+// passing over room events.
 func collect(t *testing.T, st *chat.Stream, n int) []chat.Message {
 	t.Helper()
 	got := append([]chat.Message(nil), st.Backlog...)
@@ -190,7 +201,9 @@ func collect(t *testing.T, st *chat.Stream, n int) []chat.Message {
 				t.Fatalf("stream dropped after %d of %d messages", len(got), n)
 			}
 			for _, e := range evs {
-				got = append(got, e.Message)
+				if e.Kind == chat.KindMessage {
+					got = append(got, e.Message)
+				}
 			}
 		case <-timeout:
 			t.Fatalf("%d of %d messages within 10s", len(got), n)

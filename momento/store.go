@@ -55,13 +55,15 @@ type Store struct {
 	ttl    time.Duration
 	limit  uint32
 	now    func() time.Time
+	keeps  keeps // of started rooms; see rooms.go
 }
 
 var _ chat.TailStore = (*Store)(nil)
 
 // Append implements chat.Store: a number from the room's counter
 // (Increment), then the list (ListPushBack): 2 operations for a message of
-// up to 1 KiB.
+// up to 1 KiB. Both then live the history TTL after the post, or, in a
+// started room, until the room's keep (see StartRoom).
 //
 // A push that Momento refused (a quota, a limit) fails with a
 // chat.NotStoredError. A push whose answer was lost (a timeout, a broken
@@ -70,7 +72,8 @@ var _ chat.TailStore = (*Store)(nil)
 // if it was not; only when that read cannot be made within verifyFor does
 // Append fail without knowing (the message may then appear in the room).
 func (s *Store) Append(ctx context.Context, m chat.Message) (chat.Message, error) {
-	id, err := s.next(ctx, m.Room)
+	ttl := s.ttlFor(m.Room)
+	id, err := s.next(ctx, m.Room, ttl)
 	if err != nil {
 		return chat.Message{}, err
 	}
@@ -84,7 +87,7 @@ func (s *Store) Append(ctx context.Context, m chat.Message) (chat.Message, error
 		ListName:            string(m.Room),
 		Value:               sdk.Bytes(item),
 		TruncateFrontToSize: s.limit,
-		Ttl:                 &utils.CollectionTtl{Ttl: s.ttl, RefreshTtl: true},
+		Ttl:                 &utils.CollectionTtl{Ttl: ttl, RefreshTtl: true},
 	})
 	if err == nil {
 		return m, nil
@@ -183,12 +186,12 @@ func wellBefore(a, b chat.ID) bool {
 // at once) takes its addition back out; nobody uses an epoch that far
 // ahead of the clock meanwhile. So epochs only grow: a room whose counter
 // expired and came back starts a later one.
-func (s *Store) next(ctx context.Context, room chat.Room) (chat.ID, error) {
+func (s *Store) next(ctx context.Context, room chat.Room, ttl time.Duration) (chat.ID, error) {
 	key := seqKey(room)
 	start := time.Now()
 	backoff := 2 * time.Millisecond
 	for {
-		v, err := s.increment(ctx, key, 1)
+		v, err := s.increment(ctx, key, 1, ttl)
 		if err != nil {
 			return chat.ID{}, fmt.Errorf("momento: sequence of %q: %w", room, err)
 		}
@@ -197,7 +200,7 @@ func (s *Store) next(ctx context.Context, room chat.Room) (chat.ID, error) {
 		case e > 0 && e <= now+epochSlack:
 			return chat.ID{Epoch: e, Seq: v & seqMask}, nil
 		case e == 0 && (v == 1 || time.Since(start) >= epochWait):
-			id, ok, err := s.giveEpoch(ctx, key, now)
+			id, ok, err := s.giveEpoch(ctx, key, now, ttl)
 			if err != nil {
 				return chat.ID{}, fmt.Errorf("momento: epoch of %q: %w", room, err)
 			}
@@ -217,8 +220,8 @@ func (s *Store) next(ctx context.Context, room chat.Room) (chat.ID, error) {
 // giveEpoch adds epoch e to a counter that has none and reports whether
 // this call's addition is the one that counts; then the caller's id is
 // sequence 1 of e (the values in between went to posts that retry).
-func (s *Store) giveEpoch(ctx context.Context, key string, e uint64) (chat.ID, bool, error) {
-	v, err := s.increment(ctx, key, int64(e<<seqBits))
+func (s *Store) giveEpoch(ctx context.Context, key string, e uint64, ttl time.Duration) (chat.ID, bool, error) {
+	v, err := s.increment(ctx, key, int64(e<<seqBits), ttl)
 	if err != nil {
 		return chat.ID{}, false, err
 	}
@@ -230,7 +233,7 @@ func (s *Store) giveEpoch(ctx context.Context, key string, e uint64) (chat.ID, b
 	defer cancel()
 	backoff := 20 * time.Millisecond
 	for {
-		if _, err = s.increment(ctx, key, -int64(e<<seqBits)); err == nil {
+		if _, err = s.increment(ctx, key, -int64(e<<seqBits), ttl); err == nil {
 			return chat.ID{}, false, nil
 		}
 		if perr := pause(ctx, &backoff, time.Second); perr != nil {
@@ -239,10 +242,10 @@ func (s *Store) giveEpoch(ctx context.Context, key string, e uint64) (chat.ID, b
 	}
 }
 
-func (s *Store) increment(ctx context.Context, key string, amount int64) (uint64, error) {
+func (s *Store) increment(ctx context.Context, key string, amount int64, ttl time.Duration) (uint64, error) {
 	resp, err := s.cc.Increment(ctx, &sdk.IncrementRequest{
 		CacheName: s.cache, Field: sdk.String(key), Amount: amount,
-		Ttl: &utils.CollectionTtl{Ttl: s.ttl, RefreshTtl: true},
+		Ttl: &utils.CollectionTtl{Ttl: ttl, RefreshTtl: true},
 	})
 	if err != nil {
 		return 0, err
