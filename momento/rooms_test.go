@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -484,4 +487,151 @@ func TestRoomsAcrossInstances(t *testing.T) {
 			t.Errorf("post on B after the unlock on A: %v", err)
 		}
 	})
+}
+
+// TestRoomCostReport measures with momentotest's meter what rooms with a
+// lifetime and a host cost on Momento, two instances each with a stream
+// in the room: a start, a post (the first on an instance that has not
+// read the room's state, then the rest), each host action, an end now
+// and an end by time, and the state each instance reads again once per
+// chat.DefaultStateTTL while it posts to the room. Run with -v for the
+// table (docs/momento.md quotes it).
+func TestRoomCostReport(t *testing.T) {
+	const n = 2
+	clock := roomClock()
+	srv := momentotest.Start(t, momentotest.WithClock(clock.Now))
+	insts := make([]*instance, n)
+	for i := range insts {
+		insts[i] = newRoomInstance(t, srv, clock)
+	}
+	a, b := insts[0], insts[1]
+	ctx := t.Context()
+	// settled waits until every instance has published what it queued
+	// and the topic has delivered it to all.
+	settled := func(before momentotest.Usage) momentotest.Usage {
+		t.Helper()
+		waitFor(t, "the publishers and deliveries", func() bool {
+			for _, in := range insts {
+				if in.broker.Stats().PendingEvents > 0 {
+					return false
+				}
+			}
+			u := srv.Meter().Since(before)
+			return u.Deliveries == int64(n)*u.Calls["Publish"]
+		})
+		return srv.Meter().Since(before)
+	}
+	var rows []string
+	row := func(what string, u momentotest.Usage) {
+		rows = append(rows, fmt.Sprintf("| %s | %d | %d | %s |", what, u.CacheOps, u.TopicOps, opsList(u)))
+	}
+	measure := func(what string, f func()) momentotest.Usage {
+		t.Helper()
+		before := srv.Meter()
+		f()
+		u := settled(before)
+		row(what, u)
+		return u
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := strings.Repeat("x", 155) // ≈250 bytes of stored JSON
+
+	// Streams wait in the room before it starts (a page opened early).
+	streams := []*reader{newReader(join(t, a, "cost")), newReader(join(t, b, "cost"))}
+	var st chat.RoomState
+	start := measure("start a room (`POST /api/rooms`)", func() {
+		var err error
+		st, err = a.svc.Start(ctx, chat.StartOptions{Room: "cost", Title: "The cost of a room", Ends: clock.Now().Add(30 * time.Minute)})
+		must(err)
+		for _, r := range streams {
+			r.until(t, "the start", isKind(chat.KindRoom))
+		}
+	})
+	var posted []chat.Message
+	post := func(in *instance) {
+		m, err := in.svc.Post(ctx, "cost", "alice", text)
+		must(err)
+		posted = append(posted, m)
+		for _, r := range streams {
+			r.until(t, "the post", func(e *chat.Event) bool { return e.Message.ID == m.ID })
+		}
+	}
+	var perPost momentotest.Usage
+	for i := range 10 {
+		u := measure(fmt.Sprintf("post %d", i+1), func() { post(insts[i%n]) })
+		if i >= n {
+			perPost.CacheOps += u.CacheOps
+			perPost.TopicOps += u.TopicOps
+		}
+	}
+	rows = rows[:len(rows)-10+n] // the rest are like the last
+	rows = append(rows, fmt.Sprintf("| a post, later (mean of %d) | %.1f | %.1f | |", 10-n, float64(perPost.CacheOps)/float64(10-n), float64(perPost.TopicOps)/float64(10-n)))
+
+	clock.Advance(chat.DefaultStateTTL)
+	measure("a post after the state's TTL (it is read again)", func() { post(b) })
+
+	host := func(what string, f func() error, kind chat.Kind) momentotest.Usage {
+		return measure(what, func() {
+			must(f())
+			for _, r := range streams {
+				r.until(t, what, isKind(kind))
+			}
+		})
+	}
+	lock := host("lock", func() error { return a.svc.SetLocked(ctx, "cost", true) }, chat.KindRoom)
+	host("unlock", func() error { return b.svc.SetLocked(ctx, "cost", false) }, chat.KindRoom)
+	host("extend", func() error { return a.svc.Extend(ctx, "cost", st.Ends.Add(15*time.Minute)) }, chat.KindRoom)
+	del := host("delete the last message", func() error { return a.svc.DeleteMessage(ctx, "cost", posted[len(posted)-1].ID) }, chat.KindDeleted)
+	host("delete an older message (the first)", func() error { return b.svc.DeleteMessage(ctx, "cost", posted[0].ID) }, chat.KindDeleted)
+
+	// The end by time: one timer per room on each instance, nothing billed.
+	byTime := measure("the end by time (each instance's timer)", func() {
+		clock.Advance(st.Ends.Add(15*time.Minute).Sub(clock.Now()))
+		for _, r := range streams {
+			r.until(t, "the end", isKind(chat.KindEnded))
+		}
+	})
+	// A second room, ended by its host.
+	streams = []*reader{newReader(join(t, a, "cost2")), newReader(join(t, b, "cost2"))}
+	_, err := b.svc.Start(ctx, chat.StartOptions{Room: "cost2", Ends: clock.Now().Add(time.Hour)})
+	must(err)
+	for _, r := range streams {
+		r.until(t, "the start", isKind(chat.KindRoom))
+	}
+	settled(srv.Meter())
+	endNow := host("end now", func() error { return a.svc.End(ctx, "cost2") }, chat.KindEnded)
+
+	t.Logf("billed operations (momentotest meter), %d instances each with a stream in the room, ≈250-byte messages:\n"+
+		"| what | cache ops | topic ops | by method |\n|---|---|---|---|\n%s", n, strings.Join(rows, "\n"))
+
+	// Targets: a post in a started room costs what any post does, the
+	// end by time nothing, a host action a few operations.
+	if got := float64(perPost.CacheOps) / float64(10-n); got > 2 {
+		t.Errorf("a post in a started room: %.1f cache operations, want 2", got)
+	}
+	if byTime.CacheOps+byTime.TopicOps != 0 {
+		t.Errorf("the end by time billed %+v, want nothing", byTime.Ops)
+	}
+	for name, u := range map[string]momentotest.Usage{"start": start, "lock": lock, "end now": endNow} {
+		if u.CacheOps > 6 || u.Calls["Publish"] != 1 {
+			t.Errorf("%s: %d cache operations and %d publishes, want at most 6 and 1", name, u.CacheOps, u.Calls["Publish"])
+		}
+	}
+	if del.CacheOps > 30 {
+		t.Errorf("delete: %d cache operations, want at most 30", del.CacheOps)
+	}
+}
+
+// opsList is u's billed operations by method, sorted.
+func opsList(u momentotest.Usage) string {
+	var parts []string
+	for _, m := range slices.Sorted(maps.Keys(u.Ops)) {
+		parts = append(parts, fmt.Sprintf("%s %d", m, u.Ops[m]))
+	}
+	return strings.Join(parts, ", ")
 }
