@@ -591,7 +591,7 @@ func TestRoomCostReport(t *testing.T) {
 
 	// The end by time: one timer per room on each instance, nothing billed.
 	byTime := measure("the end by time (each instance's timer)", func() {
-		clock.Advance(st.Ends.Add(15*time.Minute).Sub(clock.Now()))
+		clock.Advance(st.Ends.Add(15 * time.Minute).Sub(clock.Now()))
 		for _, r := range streams {
 			r.until(t, "the end", isKind(chat.KindEnded))
 		}
