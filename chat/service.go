@@ -97,7 +97,7 @@ func (s *Service) Post(ctx context.Context, room Room, username, text string) (M
 	mu := &s.locks[maphash.String(s.seed, string(room))%uint64(len(s.locks))]
 	mu.Lock()
 	defer mu.Unlock()
-	m := Message{Room: room, Username: name, Text: text, Time: time.Now().UTC().Truncate(time.Millisecond)}
+	m := Message{Room: room, Username: name, Text: text, Time: s.clock.Now().UTC().Truncate(time.Millisecond)}
 	stored, err := s.store.Append(ctx, m)
 	if err != nil {
 		// A number taken for nothing: say so, so that no one waits for it.
