@@ -104,26 +104,24 @@ func (b *Broker) Stats() BrokerStats {
 	return st
 }
 
-// entry is one event of a batch: a message, a room event (Kind and its
-// data in Msg: the room's state, a deleted message, its end), a number
+// entry is one event of a batch: a message (Msg), a room event (Kind and
+// Data, its JSON: the room's state, a deleted message, its end), a number
 // never stored (Skip), or a reference to a stored message (Ref).
-// Instances of the version before room events skip an entry with a Kind:
-// its data is not a message.
+// Instances of the version before room events see in a room event none of
+// the fields they know, and skip it.
 type entry struct {
-	Kind chat.Kind       `json:"k,omitempty"`
 	Msg  json.RawMessage `json:"m,omitempty"`
-	Skip *ref            `json:"skip,omitempty"`
-	Ref  *ref            `json:"ref,omitempty"`
-	// Keep is, with a room state, when the room expires (see
+	Kind chat.Kind       `json:"k,omitempty"`
+	Data json.RawMessage `json:"d,omitempty"`
+	// Keep is, with a room's state, when the room expires (see
 	// Store.StartRoom): the others' posts then set their expiry to it.
 	Keep time.Time `json:"keep,omitzero"`
+	Skip *ref      `json:"skip,omitempty"`
+	Ref  *ref      `json:"ref,omitempty"`
 
 	room chat.Room // of Msg
-	id   chat.ID   // of a message
+	id   chat.ID   // of Msg
 }
-
-// message reports whether en carries a message.
-func (en entry) message() bool { return en.Msg != nil && en.Kind == chat.KindMessage }
 
 type ref struct {
 	Room chat.Room `json:"room"`
@@ -157,12 +155,17 @@ func newBroker(cache, topic string, rate float64, log *slog.Logger, pub sdk.Topi
 // event travels in the order it was handed in among the messages, and is
 // never squeezed into a reference (it is small: a state or an id).
 func (b *Broker) Publish(e *chat.Event) {
-	en := entry{Kind: e.Kind, Msg: e.JSON, room: e.Message.Room, id: e.Message.ID}
-	if (e.Kind == chat.KindRoom || e.Kind == chat.KindEnded) && b.store != nil {
-		en.Keep = b.store.keepOf(e.Message.Room)
-	}
-	if e.Kind == chat.KindMessage && len(e.JSON) > maxPayload-64 {
+	var en entry
+	switch {
+	case e.Kind != chat.KindMessage:
+		en = entry{Kind: e.Kind, Data: e.JSON}
+		if (e.Kind == chat.KindRoom || e.Kind == chat.KindEnded) && b.store != nil {
+			en.Keep = b.store.keepOf(e.Message.Room)
+		}
+	case len(e.JSON) > maxPayload-64:
 		en = entry{Ref: &ref{Room: e.Message.Room, ID: e.Message.ID}}
+	default:
+		en = entry{Msg: e.JSON, room: e.Message.Room, id: e.Message.ID}
 	}
 	b.enqueue(en)
 }
@@ -189,10 +192,10 @@ func (b *Broker) enqueue(en entry) {
 // size is about what en adds to a batch.
 func (en entry) size() int {
 	switch {
-	case en.Msg != nil && en.Kind != chat.KindMessage:
-		return len(en.Msg) + 64
 	case en.Msg != nil:
 		return len(en.Msg) + 8
+	case en.Kind != chat.KindMessage:
+		return len(en.Data) + 64
 	case en.Skip != nil:
 		return len(en.Skip.Room) + 40
 	}
@@ -204,14 +207,14 @@ func (en entry) size() int {
 func (b *Broker) squeeze() {
 	last := make(map[chat.Room]int)
 	for i, en := range b.pending {
-		if en.message() {
+		if en.Msg != nil {
 			last[en.room] = i
 		}
 	}
 	kept := b.pending[:0]
 	b.pendingBytes = 0
 	for i, en := range b.pending {
-		if en.message() {
+		if en.Msg != nil {
 			if last[en.room] != i {
 				continue
 			}
@@ -532,7 +535,7 @@ func (b *Broker) deliver(in chat.Inbox, v sdk.TopicValue) {
 	for _, en := range bt.Entries {
 		switch {
 		case en.Kind != chat.KindMessage:
-			e, err := chat.DecodeEvent(en.Kind, en.Msg)
+			e, err := chat.DecodeEvent(en.Kind, en.Data)
 			if err != nil {
 				b.log.Warn("momento: undecodable room event", "kind", en.Kind, "err", err)
 				continue

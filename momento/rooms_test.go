@@ -635,3 +635,58 @@ func opsList(u momentotest.Usage) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// On the topic a room event is {"k": kind, "d": its JSON} with the room's
+// keep, and no "m": an instance of the version before room events, which
+// reads only m, skip and ref, passes over it.
+func TestRoomEventWire(t *testing.T) {
+	clock := roomClock()
+	srv := momentotest.Start(t, momentotest.WithClock(clock.Now))
+	a := newRoomInstance(t, srv, clock)
+	tc, err := sdk.NewTopicClient(momento.TopicsConfig(), srv.Credential())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := tc.Subscribe(t.Context(), &sdk.TopicSubscribeRequest{CacheName: "chat", TopicName: topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	st, err := a.svc.Start(t.Context(), chat.StartOptions{Room: "wire", Ends: clock.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		item, err := sub.Item(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, ok := item.(sdk.String)
+		if !ok {
+			t.Fatalf("topic item %T, want a small JSON string", item)
+		}
+		var batch struct {
+			E []map[string]json.RawMessage `json:"e"`
+		}
+		if err := json.Unmarshal([]byte(s), &batch); err != nil {
+			t.Fatalf("topic item %q: %v", s, err)
+		}
+		if len(batch.E) == 0 {
+			continue // a beacon
+		}
+		data, _ := json.Marshal(st)
+		want := map[string]string{
+			"k":    `"room"`,
+			"d":    string(data),
+			"keep": `"` + st.Ends.Add(chat.DefaultGrace).Format(time.RFC3339) + `"`,
+		}
+		got := make(map[string]string)
+		for k, v := range batch.E[0] {
+			got[k] = string(v)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("the start's entry on the topic (-want +got):\n%s", diff)
+		}
+		return
+	}
+}
