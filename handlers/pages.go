@@ -76,20 +76,22 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func handleLobby(log *slog.Logger, hub *chat.Hub, private bool) http.HandlerFunc {
+func handleLobby(log *slog.Logger, svc *chat.Service, hub *chat.Hub, private bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if private { // strangers learn no room names
 			render(log, w, r, http.StatusOK, views.LobbyPage(views.LobbyView{Private: true}))
 			return
 		}
-		render(log, w, r, http.StatusOK, views.LobbyPage(views.LobbyView{Name: readName(r), Rooms: hub.Rooms()}))
+		render(log, w, r, http.StatusOK, views.LobbyPage(views.LobbyView{
+			Name: readName(r), Rooms: hub.Rooms(), Start: views.StartForm{MaxMinutes: maxMinutes(svc)},
+		}))
 	}
 }
 
 // handleJoin remembers the name chosen in the lobby and goes to the room.
 // An invalid form shows the lobby again with the error; with private rooms
 // that is the private lobby, which names no room.
-func handleJoin(log *slog.Logger, hub *chat.Hub, private bool) http.HandlerFunc {
+func handleJoin(log *slog.Logger, svc *chat.Service, hub *chat.Hub, private bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := parseForm(w, r); err != nil {
 			writeErrorPage(log, w, r, err)
@@ -114,14 +116,17 @@ func handleJoin(log *slog.Logger, hub *chat.Hub, private bool) http.HandlerFunc 
 		default:
 			v.Rooms = hub.Rooms()
 			v.Error = msg
+			v.Start = views.StartForm{MaxMinutes: maxMinutes(svc)}
 			render(log, w, r, code, views.LobbyPage(v))
 		}
 	}
 }
 
-// handleRoom renders a room with its history. ?name= sets the display
-// name, as in the original app.
-func handleRoom(log *slog.Logger, svc *chat.Service, ttl time.Duration, embed bool) http.HandlerFunc {
+// handleRoom renders a room with its state and history. ?name= sets the
+// display name, as in the original app. ?host= with the room's host key
+// (or a token whose host claim names the room) is the host view, full
+// size only; a wrong key gets an error page.
+func handleRoom(log *slog.Logger, svc *chat.Service, ids clients, ttl time.Duration, embed bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		room, err := roomParam(r)
 		if err != nil {
@@ -139,12 +144,27 @@ func handleRoom(log *slog.Logger, svc *chat.Service, ttl time.Duration, embed bo
 		if c, ok := tokenClaims(r); ok {
 			v.Name, v.Private = c.Name, true
 		}
+		key := r.URL.Query().Get(views.FieldHostKey)
+		if c, ok := tokenClaims(r); !embed && (key != "" || ok && c.CanHost(string(room))) {
+			if !isHost(r, svc, room, key) {
+				writeErrorPage(log, w, r, chat.ErrNotHost)
+				return
+			}
+			v.Host = hostView(r, svc, ids, room)
+		}
 		renderRoom(log, w, r, http.StatusOK, v, svc)
 	}
 }
 
-// renderRoom fills v with the room's history and renders it.
+// renderRoom fills v with the room's state and history and renders it.
 func renderRoom(log *slog.Logger, w http.ResponseWriter, r *http.Request, code int, v views.RoomView, svc *chat.Service) {
+	st, err := svc.State(r.Context(), v.Room)
+	if err != nil {
+		writeErrorPage(log, w, r, err)
+		return
+	}
+	v.Title, v.Ends, v.Locked, v.Ended = st.Title, st.Ends, st.Locked, st.Ended
+	v.Grace, v.Now = svc.Grace(), svc.Now()
 	msgs, err := svc.History(r.Context(), v.Room)
 	if err != nil {
 		writeErrorPage(log, w, r, err)
