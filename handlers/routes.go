@@ -32,16 +32,28 @@ func routes(log *slog.Logger, svc *chat.Service, hub *chat.Hub, o Options) http.
 
 	r.Group(func(r chi.Router) {
 		r.Use(compress)
-		get(r, "/", handleLobby(log, hub, private != nil))
-		r.Post("/join", handleJoin(log, hub, private != nil))
-		get(r.With(private.exchange, private.canRead), "/rooms/{room}", handleRoom(log, svc, o.HistoryTTL, false))
+		get(r, "/", handleLobby(log, svc, hub, private != nil))
+		r.Post("/join", handleJoin(log, svc, hub, private != nil))
+		r.Post("/rooms", handleStart(log, svc, hub, private != nil))
+		get(r.With(private.exchange, private.canRead), "/rooms/{room}", handleRoom(log, svc, ids, o.HistoryTTL, false))
 		r.With(private.canWrite).Post("/rooms/{room}/messages", handleFormPost(log, svc, posts, o.HistoryTTL, false))
-		get(r.With(embed, private.exchange, private.canRead), "/embed/{room}", handleRoom(log, svc, o.HistoryTTL, true))
+		r.With(private.token).Post("/rooms/{room}/host/{action}", handleHostAction(log, svc, ids, o.HistoryTTL))
+		r.With(private.token).Post("/rooms/{room}/messages/{id}/delete", handleDeleteForm(log, svc, ids, o.HistoryTTL))
+		get(r.With(embed, private.exchange, private.canRead), "/embed/{room}", handleRoom(log, svc, ids, o.HistoryTTL, true))
 		r.With(embed, private.canWrite).Post("/embed/{room}/messages", handleFormPost(log, svc, posts, o.HistoryTTL, true))
+		get(r.With(private.exchange, private.canRead), "/rooms/{room}/transcript", handleTranscript(log, svc, ""))
+		for _, f := range transcriptFormats {
+			get(r.With(private.exchange, private.canRead), "/rooms/{room}/transcript"+f.ext, handleTranscript(log, svc, f.ext))
+		}
 	})
+
+	r.With(cors(o.CORSOrigins), private.token).Post("/api/rooms", handleStartRoom(log, svc, ids, private != nil))
 
 	r.Route("/api/rooms/{room}", func(r chi.Router) {
 		r.Use(cors(o.CORSOrigins))
+		get(r.With(compress, private.canRead), "/", handleRoomState(log, svc))
+		r.With(private.token).Post("/host/{action}", handleHostAPI(log, svc))
+		r.With(private.token).Delete("/messages/{id}", handleDeleteMessage(log, svc))
 		get(r.With(compress, private.canRead), "/messages", handleListMessages(log, svc))
 		r.With(compress, private.canWrite).Post("/messages", handlePostMessage(log, svc, posts))
 		// The stream is never compressed, and HEAD opens none.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -37,6 +39,13 @@ type Config struct {
 	ReadTimeout         time.Duration `envconfig:"READ_TIMEOUT" default:"15s"`
 	WriteTimeout        time.Duration `envconfig:"WRITE_TIMEOUT" default:"30s"`
 	AuthSecret          string        `envconfig:"AUTH_SECRET"` // private rooms when set
+	// Rooms with a lifetime: how long an ended room's history stays
+	// readable, the longest lifetime (unset: 24h, or with Momento 24h
+	// less the grace, Momento's longest TTL), and the secret of host
+	// links (unset: derived, see hostSecret).
+	RoomGrace       time.Duration `envconfig:"ROOM_GRACE" default:"10m"`
+	MaxRoomLifetime time.Duration `envconfig:"MAX_ROOM_LIFETIME"`
+	HostSecret      string        `envconfig:"HOST_SECRET"`
 
 	// With prefix CHAT, MOMENTO_API_KEY reads CHAT_MOMENTO_API_KEY or,
 	// failing that, plain MOMENTO_API_KEY.
@@ -88,6 +97,43 @@ func (p *Prefixes) Decode(s string) error {
 		*p = append(*p, pre.Masked())
 	}
 	return nil
+}
+
+// maxRoomLifetime is the longest a room may last: CHAT_MAX_ROOM_LIFETIME,
+// or the most the store allows (Momento keeps an item 24h at most, and a
+// room's history lives its lifetime and the grace).
+func (c Config) maxRoomLifetime() time.Duration {
+	switch {
+	case c.MaxRoomLifetime > 0:
+		return c.MaxRoomLifetime
+	case c.Store == "momento":
+		return momento.MaxTTL - c.RoomGrace
+	}
+	return 24 * time.Hour
+}
+
+// hostSecret is the secret that signs host links, and where it came
+// from: CHAT_HOST_SECRET; else derived from CHAT_AUTH_SECRET; else from
+// the store's own secret (Momento: its API key), which every instance of
+// one chat shares; else nil (the service draws a random one: host links
+// then die with the process, as the embedded store's rooms do).
+func (c Config) hostSecret(store func() ([]byte, bool)) (secret []byte, from string) {
+	switch {
+	case c.HostSecret != "":
+		return []byte(c.HostSecret), "CHAT_HOST_SECRET"
+	case c.AuthSecret != "":
+		m := hmac.New(sha256.New, []byte(c.AuthSecret))
+		m.Write([]byte("sessionchat host secret"))
+		return m.Sum(nil), "CHAT_AUTH_SECRET"
+	case store != nil:
+		if s, keyed := store(); len(s) > 0 {
+			if keyed {
+				return s, "MOMENTO_API_KEY"
+			}
+			return s, "unkeyed"
+		}
+	}
+	return nil, "random"
 }
 
 // loadConfig reads the environment: the only place that does.
@@ -160,6 +206,20 @@ func (c Config) validate() error {
 		if t.d <= 0 {
 			errs = append(errs, fmt.Errorf("%s=%s: must be positive", t.name, t.d))
 		}
+	}
+	if c.RoomGrace <= 0 {
+		errs = append(errs, fmt.Errorf("CHAT_ROOM_GRACE=%s: must be positive", c.RoomGrace))
+	}
+	switch {
+	case c.MaxRoomLifetime < 0 || c.MaxRoomLifetime > 0 && c.MaxRoomLifetime < time.Minute:
+		errs = append(errs, fmt.Errorf("CHAT_MAX_ROOM_LIFETIME=%s: must be a minute or more", c.MaxRoomLifetime))
+	case c.Store == "momento" && c.RoomGrace >= momento.MaxTTL:
+		errs = append(errs, fmt.Errorf("CHAT_ROOM_GRACE=%s: with Momento the grace and a room's lifetime together are at most %s", c.RoomGrace, momento.MaxTTL))
+	case c.Store == "momento" && c.MaxRoomLifetime+c.RoomGrace > momento.MaxTTL:
+		errs = append(errs, fmt.Errorf("CHAT_MAX_ROOM_LIFETIME=%s: with Momento a room's lifetime and CHAT_ROOM_GRACE=%s together are at most %s", c.MaxRoomLifetime, c.RoomGrace, momento.MaxTTL))
+	}
+	if c.HostSecret != "" && len(c.HostSecret) < auth.MinSecretLen {
+		errs = append(errs, fmt.Errorf("CHAT_HOST_SECRET: must be at least %d bytes, got %d", auth.MinSecretLen, len(c.HostSecret)))
 	}
 	if c.AuthSecret != "" && len(c.AuthSecret) < auth.MinSecretLen {
 		// Never echo the secret.

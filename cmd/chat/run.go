@@ -40,7 +40,17 @@ func run(ctx context.Context, cfg Config, logOut io.Writer, onListen func(addr s
 	ho.Store, ho.MaxPerRoom = be.store, cfg.MaxStreamsPerRoom
 	hub := chat.NewHub(ho)
 	defer hub.Close()
-	svc := chat.NewService(be.store, hub, be.relay)
+	secret, from := cfg.hostSecret(be.hostSecret)
+	switch from {
+	case "random":
+		log.Info("host links are signed with a random secret: they last as long as this process (set CHAT_HOST_SECRET to keep them)")
+	case "unkeyed":
+		log.Warn("host links are signed with a secret derived from the Momento endpoint alone, which others can guess: set CHAT_HOST_SECRET")
+	}
+	svc := chat.NewServiceWith(chat.ServiceOptions{
+		Store: be.store, Hub: hub, Relay: be.relay,
+		HostSecret: secret, Grace: cfg.RoomGrace, MaxLifetime: cfg.maxRoomLifetime(),
+	})
 	if be.run != nil {
 		relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 		relayDone := make(chan struct{})
@@ -141,6 +151,9 @@ type backend struct {
 	metrics []prometheus.Collector            // the store's own, for /metrics
 	hub     chat.HubOptions                   // what the store needs of the hub (Momento: a tail, its gap timing)
 	close   func()                            // after run has returned
+	// hostSecret, when not nil, is the store's secret for host links,
+	// the same on every instance that shares it (see Config.hostSecret).
+	hostSecret func() ([]byte, bool)
 }
 
 // openBackend opens the store cfg names.
@@ -158,7 +171,7 @@ func openBackend(ctx context.Context, cfg Config, log *slog.Logger) (backend, er
 		mb.Close()
 		return backend{}, fmt.Errorf("CHAT_STORE=momento: %w", err)
 	}
-	return backend{store: mb.Store(), relay: b, run: b.Run, hub: mb.HubOptions(), close: func() { b.Close(); mb.Close() }}, nil
+	return backend{store: mb.Store(), relay: b, run: b.Run, hub: mb.HubOptions(), hostSecret: mb.HostSecret, close: func() { b.Close(); mb.Close() }}, nil
 }
 
 // openMomento connects to Momento, retrying with backoff for

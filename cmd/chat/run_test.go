@@ -39,7 +39,8 @@ func TestRunServesAndShutsDownWithOpenStreams(t *testing.T) {
 	}
 	defer stream.Body.Close()
 	lines := bufio.NewScanner(stream.Body)
-	for lines.Scan() && !strings.HasPrefix(lines.Text(), "data: ") {
+	// The room's state comes first, then the history.
+	for lines.Scan() && !(strings.HasPrefix(lines.Text(), "data: ") && strings.Contains(lines.Text(), `"message"`)) {
 	}
 	if !strings.Contains(lines.Text(), `"message":"hello"`) {
 		t.Fatalf("stream replayed %q, want the posted message", lines.Text())

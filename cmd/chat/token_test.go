@@ -41,6 +41,15 @@ func TestTokenCommand(t *testing.T) {
 		t.Errorf("expires at %s, more than 30m from now", c.ExpiresAt)
 	}
 
+	// -host alone makes a host token.
+	out.Reset()
+	if err := runToken([]string{"-name", "mod", "-host", "game-*"}, env(map[string]string{"CHAT_AUTH_SECRET": testSecret}), &out, &errOut); err != nil {
+		t.Fatalf("chat token -host: %v", err)
+	}
+	if c, err := auth.Verify([]byte(testSecret), strings.TrimSpace(out.String())); err != nil || !c.CanHost("game-1") || c.CanHost("lobby") || c.CanRead("game-1") {
+		t.Errorf("host game-* token: %+v, %v", c, err)
+	}
+
 	// -secret instead of the environment.
 	out.Reset()
 	if err := runToken([]string{"-secret", testSecret, "-name", "bob", "-write", "*"}, env(nil), &out, &errOut); err != nil {
@@ -63,7 +72,7 @@ func TestTokenCommandErrors(t *testing.T) {
 		{"short secret", []string{"-name", "a", "-read", "lobby"}, map[string]string{"CHAT_AUTH_SECRET": "short"}, "CHAT_AUTH_SECRET: must be at least 32 bytes"},
 		{"no name", []string{"-read", "lobby"}, secret, "-name"},
 		{"long name", []string{"-name", strings.Repeat("a", 33), "-read", "lobby"}, secret, "-name"},
-		{"no rooms", []string{"-name", "a"}, secret, "-read or -write"},
+		{"no rooms", []string{"-name", "a"}, secret, "-read, -write or -host"},
 		{"bad room", []string{"-name", "a", "-read", "lobby,no spaces"}, secret, `-read: "no spaces"`},
 		{"star inside", []string{"-name", "a", "-write", "g*me"}, secret, `-write: "g*me"`},
 		{"zero ttl", []string{"-name", "a", "-read", "lobby", "-ttl", "0s"}, secret, "-ttl"},
