@@ -77,7 +77,8 @@ type Config struct {
 	RetryHint bool
 	// DisruptAt, when positive, is when, that long into the posting,
 	// Disrupt is called once: with Proxy and no Disrupt, the proxy cuts
-	// every connection at once. Disrupt returns how many streams it cut
+	// every connection at once; without either, the tool closes every
+	// stream's connection itself. Disrupt returns how many streams it cut
 	// (or -1 if it cannot tell). The run then measures how the streams
 	// resume and what the storm costs the server.
 	DisruptAt time.Duration
@@ -266,6 +267,7 @@ type bench struct {
 	crossLat    [histShards]histogram
 	disruptAt   atomic.Int64 // b.now() of the disruption; 0 = none yet
 	helpers     []int        // the tool's own helper processes (proxies): their CPU is the tool's
+	cutStreams  func()       // ends every stream's connection at once (they reconnect)
 
 	nextPost  atomic.Int64
 	attempted atomic.Int64
@@ -422,6 +424,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer cancel(nil)
 	var fatalOnce sync.Once
 	b.fatal = func(err error) { fatalOnce.Do(func() { cancel(err) }) }
+	if cfg.DisruptAt > 0 && !cfg.Proxy && cfg.Disrupt == nil {
+		// Without a proxy the tool cuts its own connections, all at
+		// once: what the server sees of a proxy in front of it
+		// restarting, without a proxy's cost on the same cores.
+		b.cfg.Disrupt = func() (int, error) {
+			n := int(b.readyStreams.Load())
+			b.cutStreams()
+			return n, nil
+		}
+	}
 
 	before := b.sample()
 	stopStreams, err := b.connect(ctx, res)
@@ -559,6 +571,11 @@ func (b *bench) connect(ctx context.Context, res *Result) (stop func(), err erro
 		var wg sync.WaitGroup
 		for _, s := range streams {
 			wg.Go(func() { s.run(sctx) })
+		}
+		b.cutStreams = func() {
+			for _, s := range streams {
+				s.closeConn()
+			}
 		}
 		stopIO = func() {
 			for _, s := range streams {

@@ -32,8 +32,8 @@ type scenario struct {
 	Duration time.Duration
 	Settle   time.Duration
 	// Kind is how the scenario runs: "" one chat, every stream on it;
-	// kindStorm the same through the tool's proxy, which cuts every
-	// stream at once; kindMomento two chats on momentotest, the streams
+	// kindStorm the same, the tool cutting every stream at once;
+	// kindStormProxy through the tool's proxy, which cuts them; kindMomento two chats on momentotest, the streams
 	// split between them, beside one chat on the memory store with all
 	// the streams; kindRolling two chats on momentotest behind the
 	// proxy, one of them restarted.
@@ -44,9 +44,10 @@ type scenario struct {
 }
 
 const (
-	kindStorm   = "storm"
-	kindMomento = "momento"
-	kindRolling = "rolling"
+	kindStorm      = "storm"
+	kindStormProxy = "storm-proxy"
+	kindMomento    = "momento"
+	kindRolling    = "rolling"
 )
 
 // scenarios are the targets; all runs the first four, and the
@@ -57,7 +58,8 @@ var scenarios = []scenario{
 	{Name: "max", Title: "100 streams, posts at max rate", Streams: 100, Duration: 10 * time.Second, Settle: 500 * time.Millisecond},
 	{Name: "cpu", Title: "1,000 streams, 100 posts/s", Streams: 1_000, Rate: 100, Duration: 15 * time.Second, Settle: time.Second},
 	{Name: "100k", Title: "100,000 streams, 1 post/s", Streams: 100_000, Rate: 1, Duration: 20 * time.Second, Settle: 3 * time.Second},
-	{Name: "storm", Title: "10,000 streams cut at once by a proxy, 10 posts/s", Streams: 10_000, Rate: 10, Duration: 15 * time.Second, Settle: 2 * time.Second, Kind: kindStorm, DisruptAt: 5 * time.Second},
+	{Name: "storm", Title: "10,000 streams cut at once, 10 posts/s", Streams: 10_000, Rate: 10, Duration: 15 * time.Second, Settle: 2 * time.Second, Kind: kindStorm, DisruptAt: 5 * time.Second},
+	{Name: "storm-proxy", Title: "10,000 streams through a proxy that cuts them at once, 10 posts/s", Streams: 10_000, Rate: 10, Duration: 15 * time.Second, Settle: 2 * time.Second, Kind: kindStormProxy, DisruptAt: 5 * time.Second},
 	{Name: "momento", Title: "2 instances on momentotest × 5,000 streams, 10 posts/s", Streams: 10_000, Rate: 10, Duration: 15 * time.Second, Settle: 2 * time.Second, Kind: kindMomento},
 	{Name: "rolling", Title: "2 instances on momentotest behind a proxy, 10,000 streams, one restarted, 10 posts/s", Streams: 10_000, Rate: 10, Duration: 15 * time.Second, Settle: 2 * time.Second, Kind: kindRolling, DisruptAt: 5 * time.Second},
 }
@@ -316,7 +318,10 @@ func compareRun(ctx context.Context, c compareConfig, sc scenario, target, bin, 
 	}
 	defer srv.stop()
 	cfg.URL, cfg.APIKey, cfg.PID = srv.url, srv.apiKey, srv.cmd.Process.Pid
-	if sc.Kind == kindStorm {
+	switch sc.Kind {
+	case kindStorm:
+		cfg.RetryHint = true
+	case kindStormProxy:
 		cfg.Proxy, cfg.ProxyProcs, cfg.RetryHint = true, true, true
 	}
 	cfg.OnLoad = c.profiler(sc, target, run, cfg.PID)

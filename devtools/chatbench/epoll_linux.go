@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -29,6 +30,14 @@ type poller struct {
 	live   map[*stream]struct{}
 	events []syscall.EpollEvent
 	oob    [64]byte // control messages of a read: its receive timestamp
+	cutReq atomic.Bool
+}
+
+// cutAll asks the poller to shut down every connection it reads, at once;
+// the streams then reconnect as from any drop.
+func (p *poller) cutAll() {
+	p.cutReq.Store(true)
+	p.wakeUp()
 }
 
 // rxTimestamp finds the SCM_TIMESTAMPNS control message among oob and
@@ -107,6 +116,14 @@ func (p *poller) loop(ctx context.Context, wg *sync.WaitGroup) {
 					}
 				}
 				p.register(ctx, wg)
+				if p.cutReq.Swap(false) {
+					// Shut down, not closed: each socket reports the end
+					// on its next readiness and leaves the set the usual
+					// way, and no descriptor is reused under the loop.
+					for s := range p.live {
+						syscall.Shutdown(s.pollFD, syscall.SHUT_RDWR)
+					}
+				}
 				continue
 			}
 			s := p.b.streams[ev.Pad]
@@ -303,6 +320,11 @@ func runPollers(ctx context.Context, b *bench, n int) (stop func(), err error) {
 	for _, s := range b.streams {
 		p := ps[s.idx%n]
 		wg.Go(func() { p.connect(ctx, s, 0) })
+	}
+	b.cutStreams = func() {
+		for _, p := range ps {
+			p.cutAll()
+		}
 	}
 	return func() {
 		b.stopping.Store(true)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -13,13 +14,25 @@ import (
 // Streams through the tool's proxy, all cut at once while posts go on,
 // come back after the server's retry hint with their Last-Event-ID and
 // end with every message exactly once.
-func TestRunProxyCutResumes(t *testing.T) {
+//
+// Without the proxy the tool cuts its own connections, to the same end.
+func TestRunCutResumes(t *testing.T) {
 	for _, io := range ioModes() {
-		t.Run(io, func(t *testing.T) {
+		for _, proxy := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s proxy=%v", io, proxy), func(t *testing.T) {
+				testRunCutResumes(t, io, proxy)
+			})
+		}
+	}
+}
+
+func testRunCutResumes(t *testing.T, io string, proxy bool) {
+	{
+		{
 			srv := handlerstest.New(t, handlerstest.Config{Handlers: handlers.Options{Retry: 50 * time.Millisecond}}).Server
 			res, err := Run(t.Context(), Config{
 				IO: io, URL: srv.URL, Streams: 20, Rate: 100, Duration: 600 * time.Millisecond, Posters: 2,
-				Proxy: true, RetryHint: true, DisruptAt: 200 * time.Millisecond, Drain: 5 * time.Second,
+				Proxy: proxy, RetryHint: true, DisruptAt: 200 * time.Millisecond, Drain: 5 * time.Second,
 			})
 			if err != nil {
 				t.Fatalf("Run: %v", err)
@@ -36,7 +49,7 @@ func TestRunProxyCutResumes(t *testing.T) {
 			if res.ResumeP50 < 50*time.Millisecond || res.ResumeMax < res.ResumeP50 {
 				t.Errorf("resume p50 %s, max %s; want p50 ≥ the 50 ms hint and max ≥ p50", res.ResumeP50, res.ResumeMax)
 			}
-		})
+		}
 	}
 }
 

@@ -233,6 +233,18 @@ var rows = []row{
 	{"storm", "server RSS, the most in the 5 s after", "", func(r *Result) float64 { return float64(r.StormRSSPeak) }, median, fmtMB, true, nil},
 	{"storm", "latency p99 over the run", "", dur(p99), median, fmtMS, true, nil},
 
+	{"storm-proxy", "streams cut at once (fewest in a run)", "10,000", func(r *Result) float64 { return float64(r.StormStreams) }, minOf, fmtInt, false, func(v float64) bool { return v >= 10_000 }},
+	{"storm-proxy", "resume time p50 (cut → reconnected with Last-Event-ID)", "", dur(func(r *Result) time.Duration { return r.ResumeP50 }), median, fmtMS, true, nil},
+	{"storm-proxy", "resume time p99", "", dur(func(r *Result) time.Duration { return r.ResumeP99 }), median, fmtMS, true, nil},
+	{"storm-proxy", "resume time max (worst run)", "≤ 5 s", dur(func(r *Result) time.Duration { return r.ResumeMax }), maxOf, fmtMS, true, func(v float64) bool { return v > 0 && v <= float64(5*time.Second) }},
+	{"storm-proxy", "streams not resumed within 5 s (worst run)", "0", func(r *Result) float64 { return float64(r.ResumedOver5s) }, maxOf, fmtInt, true, isZero},
+	{"storm-proxy", lostLabel, "0", wrong, maxOf, fmtInt, true, isZero},
+	{"storm-proxy", "server CPU, 3 s before the cut (% of a core)", "", func(r *Result) float64 { return r.SteadyCPUPercent }, median, fmtPct, true, nil},
+	{"storm-proxy", "server CPU, 5 s after the cut (% of a core)", "", func(r *Result) float64 { return r.StormCPUPercent }, median, fmtPct, true, nil},
+	{"storm-proxy", "server RSS at the cut", "", func(r *Result) float64 { return float64(r.StormRSSBefore) }, median, fmtMB, true, nil},
+	{"storm-proxy", "server RSS, the most in the 5 s after", "", func(r *Result) float64 { return float64(r.StormRSSPeak) }, median, fmtMB, true, nil},
+	{"storm-proxy", "latency p99 over the run", "", dur(p99), median, fmtMS, true, nil},
+
 	{"momento", "cross-instance latency p99 (streams on the other instance)", "", dur(func(r *Result) time.Duration { return r.CrossP99 }), median, fmtMS, true, nil},
 	{"momento", "latency p99, all streams", "", dur(p99), median, fmtMS, true, nil},
 	{"momento", "latency p99, memory store (one instance, every stream)", "", baseline(func(r *Result) float64 { return float64(r.P99) }), median, fmtMS, true, nil},
