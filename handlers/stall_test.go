@@ -35,7 +35,7 @@ func TestStalledStreamsHoldNoHistory(t *testing.T) {
 	const (
 		streams  = 32
 		messages = 500
-		stall    = time.Second
+		stall    = 2 * time.Second
 	)
 	a := newApp(t, handlers.Options{Heartbeat: time.Hour, StallTimeout: stall})
 	text := strings.Repeat("😀", chat.MaxTextChars) // 8,000 bytes
@@ -62,6 +62,9 @@ func TestStalledStreamsHoldNoHistory(t *testing.T) {
 			held = h
 		}
 		time.Sleep(10 * time.Millisecond) // a sampling period, not a signal
+	}
+	if held == 0 {
+		t.Fatalf("no reading of the heap while all %d streams were open", streams)
 	}
 	t.Logf("live heap %.1f MiB before, %.1f MiB with %d stalled streams (+%.1f MiB)",
 		mib(before), mib(held), streams, mib(held)-mib(before))
