@@ -286,7 +286,7 @@ func TestTimedRoom(t *testing.T) {
 		`Ends at <time id="ends" datetime="2026-11-26T14:30:00Z" data-zone>14:30 UTC</time>`,
 		`<span id="countdown" role="timer">30 minutes</span> left`,
 		`data-state="/api/rooms/game-night"`,
-		`<a href="/rooms/game-night/transcript.txt" download>text</a>`,
+		`<details id="transcript" class="transcript"><summary>Download the transcript</summary>`, `<a href="/rooms/game-night/transcript.txt" download>text</a>`,
 		`<a href="/rooms/game-night/transcript.md" download>Markdown</a>`,
 		`<a href="/rooms/game-night/transcript.json" download>JSON</a>`,
 	} {
@@ -352,7 +352,7 @@ func TestEndedRoom(t *testing.T) {
 			`Its history stays readable until <time datetime="2026-11-26T14:40:00Z" data-zone>14:40 UTC</time>`,
 			`placeholder="This room has ended: it takes no more messages."`,
 			`<button id="send" type="submit" disabled>`,
-			`/rooms/game-night/transcript.txt`,
+			`<details id="transcript" class="transcript" open>`,
 			`<p class="text" dir="auto">hey</p>`, // the history stays
 		} {
 			if !strings.Contains(got, want) {
