@@ -1,4 +1,7 @@
-// Room page: live messages over SSE, posting without a reload.
+// Room page: live messages over SSE, posting without a reload, the room's
+// state (its end, a countdown, the lock) kept current from the stream's
+// room, deleted and ended events, and the host's forms sent without
+// leaving the page. Without it every part still works by form posts.
 (function () {
   "use strict";
   function $(id) { return document.getElementById(id); }
@@ -14,18 +17,125 @@
   var lastId = ids.length ? ids[ids.length - 1].dataset.id : "";
   var es, timer, delay = 1000, busy = false;
   var html = document.documentElement;
+  var life = $("lifetime"), countdown = $("countdown"), hostKey = root.dataset.host || "";
+  var room = {
+    ends: life ? life.dataset.ends : "",
+    locked: !!$("locked-note") && !$("locked-note").hidden,
+    ended: root.classList.contains("ended")
+  };
+  var tick;
 
   // The reader's own time zone and clock format; the full date on hover.
+  // A time marked data-zone (a room's end) names its zone, and its date
+  // when that is not today.
   function localize(el) {
     var d = new Date(el.getAttribute("datetime"));
     if (isNaN(d)) return;
-    el.textContent = d.toLocaleTimeString([], { timeStyle: "short" });
+    if (el.hasAttribute("data-zone")) {
+      var o = { hour: "numeric", minute: "2-digit", timeZoneName: "short" };
+      if (d.toDateString() !== new Date().toDateString()) { o.day = "numeric"; o.month = "short"; }
+      el.textContent = d.toLocaleString([], o);
+    } else {
+      el.textContent = d.toLocaleTimeString([], { timeStyle: "short" });
+    }
     el.title = d.toLocaleString();
+  }
+
+  function setTime(el, iso) {
+    if (!el) return;
+    el.setAttribute("datetime", iso);
+    localize(el);
   }
 
   function setState(s) {
     status.dataset.state = s;
-    status.textContent = s === "live" ? s : s + "…";
+    status.textContent = s === "live" || s === "ended" ? s : s + "…";
+  }
+
+  // The countdown to the room's end, to the second, on the second. At
+  // zero it waits for the server's ended event: the server's clock ends
+  // the room, not the reader's.
+  function pad(n) { return n < 10 ? "0" + n : "" + n; }
+  function countDown() {
+    clearTimeout(tick);
+    if (!countdown || room.ended || !room.ends) return;
+    var ms = Date.parse(room.ends) - Date.now(), s = Math.max(0, Math.ceil(ms / 1000));
+    var h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60);
+    countdown.textContent = (h ? h + ":" + pad(m) : m) + ":" + pad(s % 60);
+    countdown.toggleAttribute("data-soon", s <= 300);
+    if (s > 0) tick = setTimeout(countDown, ms - (s - 1) * 1000);
+  }
+
+  // applyState shows a room event's state: the end (extended), the lock.
+  function applyState(st) {
+    if (st.ended) return end(st);
+    if (st.ends && st.ends !== room.ends) {
+      room.ends = life.dataset.ends = st.ends;
+      setTime($("ends"), st.ends);
+    }
+    room.locked = !!st.locked;
+    if ($("locked-note")) $("locked-note").hidden = !room.locked;
+    if ($("lock-form")) {
+      $("lock-form").hidden = room.locked;
+      $("unlock-form").hidden = !room.locked;
+    }
+    countDown();
+  }
+
+  // end shows that the room has ended, once: the stream closes (the server
+  // ends it too), the form is disabled, the history stays.
+  function end(st) {
+    if (room.ended) return;
+    room.ended = true;
+    var stay = innerHeight + scrollY >= html.scrollHeight - 120;
+    clearTimeout(timer);
+    clearTimeout(tick);
+    if (es) es.close();
+    setState("ended");
+    root.classList.add("ended");
+    var ends = st.ends || room.ends;
+    if ($("ends-line")) $("ends-line").hidden = true;
+    if ($("locked-note")) $("locked-note").hidden = true;
+    if (ends) {
+      setTime($("ended-at").querySelector("time"), ends);
+      $("ended-at").hidden = false;
+      var grace = +life.dataset.grace;
+      if (grace > 0) {
+        setTime($("grace").querySelector("time"), new Date(Date.parse(ends) + grace * 1000).toISOString());
+        $("grace").hidden = false;
+      }
+    }
+    $("ended-note").hidden = false;
+    if ($("transcript")) $("transcript").open = true;
+    if (countdown) countdown.textContent = "0:00";
+    nameEl.disabled = textEl.disabled = sendEl.disabled = true;
+    textEl.placeholder = "This room has ended: it takes no more messages.";
+    if ($("host-controls")) $("host-controls").hidden = true;
+    list.querySelectorAll("form.delete").forEach(function (f) { f.remove(); });
+    // The notes above the conversation grew: keep its end in view.
+    if (stay) toBottom();
+  }
+
+  // checkEnded asks the server whether the room has ended, when the stream
+  // is refused or a post is: then says so; else calls then.
+  function checkEnded(then) {
+    fetch(root.dataset.state, { headers: { Accept: "application/json" } }).then(function (res) {
+      return res.ok ? res.json() : {};
+    }).then(function (st) {
+      if (st && st.ended) end(st); else if (then) then();
+    }, function () { if (then) then(); });
+  }
+
+  function removeMessage(id) {
+    var li = $("m-" + id);
+    if (!li) return;
+    li.remove();
+    if (!list.querySelector("li.message")) {
+      var empty = document.createElement("li");
+      empty.id = "empty";
+      empty.textContent = "No messages yet — say hello.";
+      list.appendChild(empty);
+    }
   }
 
   function toBottom() { scrollTo(0, html.scrollHeight); }
@@ -33,6 +143,9 @@
   function add(m) {
     var li = tpl.content.querySelector("li").cloneNode(true);
     if (m.id) { li.id = "m-" + m.id; li.dataset.id = m.id; }
+    var del = li.querySelector("form.delete");
+    if (del && m.id) del.action = "/rooms/" + encodeURIComponent(root.dataset.room) + "/messages/" + encodeURIComponent(m.id) + "/delete";
+    else if (del) del.remove();
     li.querySelector(".username").textContent = m.username;
     li.querySelector(".text").textContent = m.message;
     var t = li.querySelector("time"), at = Date.parse(m.time);
@@ -69,20 +182,27 @@
       }
       add(m);
     });
+    function data(ev) { try { return JSON.parse(ev.data); } catch (e) { return null; } }
+    s.addEventListener("room", function (ev) { var st = data(ev); if (st) applyState(st); });
+    s.addEventListener("deleted", function (ev) { var d = data(ev); if (d && d.id) removeMessage(d.id); });
+    s.addEventListener("ended", function (ev) { end(data(ev) || {}); });
     s.onerror = function () {
-      if (s !== es) return;
+      if (s !== es || room.ended) return;
       setState("reconnecting");
-      // CLOSED (server refused): retry ourselves; else the browser does.
+      // CLOSED (server refused): retry ourselves, unless the room has
+      // ended (its stream is 410 Gone); else the browser does.
       if (s.readyState === EventSource.CLOSED) {
         clearTimeout(timer);
-        timer = setTimeout(reconnect, delay);
-        delay = Math.min(delay * 2, 30000);
+        checkEnded(function () {
+          timer = setTimeout(reconnect, delay);
+          delay = Math.min(delay * 2, 30000);
+        });
       }
     };
   }
 
   function reconnect() {
-    if (es.readyState !== EventSource.CLOSED) return;
+    if (room.ended || es.readyState !== EventSource.CLOSED) return;
     clearTimeout(timer);
     connect(lastId ? base + "?after=" + encodeURIComponent(lastId) : base);
   }
@@ -117,6 +237,7 @@
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ username: name, message: text })
     }).then(function (res) {
+      if (res.status === 410) checkEnded();
       if (res.status !== 201) return res.json().catch(function () {}).then(function (b) { done(explain(res, b)); });
       // Keep what was typed while the post was in flight.
       var v = textEl.value;
@@ -135,7 +256,65 @@
     form.requestSubmit ? form.requestSubmit() : sendEl.click();
   });
 
+  // The host's forms go to the API with the key in a header: the page,
+  // its stream and its scroll position stay; the answer (and the stream's
+  // events, on every page of the room) show the change.
+  var hostErr = $("host-error");
+  function hostSend(url, method, body, then) {
+    hostErr.textContent = "";
+    var headers = { "X-Host-Key": hostKey, Accept: "application/json" };
+    if (body) headers["Content-Type"] = "application/json";
+    return fetch(url, { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined }).then(function (res) {
+      if (res.ok) return res.status === 204 ? then(null) : res.json().then(then);
+      return res.json().catch(function () {}).then(function (b) {
+        if (res.status === 410) checkEnded();
+        var why = b && b.error ? String(b.error).replace(/^invalid input: |\.$/g, "") : "error " + res.status;
+        hostErr.textContent = "That did not work: " + why + ".";
+      });
+    }, function () {
+      hostErr.textContent = "Could not reach the server — nothing was changed.";
+    });
+  }
+  if (hostKey) {
+    root.addEventListener("submit", function (e) {
+      var f = e.target, btn = e.submitter;
+      if (f.classList.contains("delete")) {
+        e.preventDefault();
+        var li = f.closest("li.message");
+        if (btn) btn.disabled = true;
+        hostSend(root.dataset.post + "/" + encodeURIComponent(li.dataset.id), "DELETE", null, function () {
+          removeMessage(li.dataset.id);
+        }).then(function () { if (btn) btn.disabled = false; });
+        return;
+      }
+      if (!f.closest("#host-controls")) return;
+      e.preventDefault();
+      var action = f.getAttribute("action").split("/").pop();
+      var body = action === "extend" && btn ? { lifetime: btn.value } : null;
+      f.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+      hostSend(root.dataset.state + "/host/" + action, "POST", body, applyState).then(function () {
+        f.querySelectorAll("button").forEach(function (b) { b.disabled = false; });
+      });
+    });
+    document.querySelectorAll("[data-copy]").forEach(function (b) {
+      var input = $(b.dataset.copy);
+      b.hidden = false;
+      b.addEventListener("click", function () {
+        input.select();
+        var ok = function () { b.textContent = "Copied"; setTimeout(function () { b.textContent = "Copy"; }, 2000); };
+        if (navigator.clipboard) navigator.clipboard.writeText(input.value).then(ok, function () {});
+        else if (document.execCommand("copy")) ok();
+      });
+    });
+  }
+  document.querySelectorAll("input.link").forEach(function (el) {
+    el.addEventListener("focus", function () { el.select(); });
+  });
+
   document.querySelectorAll("time[datetime]").forEach(localize);
   if (list.querySelector("li.message")) toBottom();
-  connect(root.dataset.events);
+  countDown();
+  // An ended room takes no stream (it would be 410 Gone): its history is
+  // all there is.
+  if (!room.ended) connect(root.dataset.events);
 })();
