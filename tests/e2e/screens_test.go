@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"testing"
+	"time"
 
 	"github.com/sessionchat/sessionchat/handlers"
 )
@@ -73,4 +74,51 @@ func TestScreenshots(t *testing.T) {
 		t.Errorf("an empty room does not say so")
 	}
 	empty.screenshot("empty-room")
+}
+
+// The screenshots of rooms with a lifetime: a room counting down, the
+// host's view of it, and a room that has ended, each with readable text in
+// light and dark.
+func TestRoomLifetimeScreenshots(t *testing.T) {
+	a := newApp(t, handlers.Options{})
+	hostPath := a.startRoom(t, "game-night", "Game night", 30*time.Minute)
+	conversation(t, a, "game-night")
+	a.startRoom(t, "quiz-final", "Quiz final", time.Hour)
+	conversation(t, a, "quiz-final")
+
+	countdown := newTab(t)
+	countdown.viewport(1000, 720, 1, false)
+	countdown.open(a.URL + "/rooms/game-night?name=alice")
+	countdown.waitLive()
+	countdown.waitFor("the countdown to tick", `/^(29:[0-5]\d|30:00)$/.test(document.getElementById("countdown").textContent)`)
+
+	host := newTab(t)
+	host.viewport(1000, 900, 1, false)
+	host.open(a.URL + hostPath + "&name=Zoë")
+	host.waitLive()
+
+	ended := newTab(t)
+	ended.viewport(1000, 720, 1, false)
+	ended.open(a.URL + "/rooms/quiz-final?name=alice")
+	ended.waitLive()
+	if err := a.svc.End(t.Context(), "quiz-final"); err != nil {
+		t.Fatal(err)
+	}
+	ended.waitEnded("the quiz's page")
+
+	shots := map[string]*tab{"room-countdown": countdown, "host-view": host, "room-ended": ended}
+	for _, scheme := range []string{"dark", "light"} {
+		for name, tb := range shots {
+			tb.colorScheme(scheme)
+			if got := eval[[]string](tb, lowContrastJS); len(got) != 0 {
+				t.Errorf("%s, %s: text with too little contrast: %q", name, scheme, got)
+			}
+		}
+	}
+	// The host's panel is above the conversation, which a page with
+	// history starts scrolled to the end of.
+	eval[bool](host, `(scrollTo(0, 0), true)`)
+	for name, tb := range shots {
+		tb.screenshot(name)
+	}
 }
