@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,6 +56,10 @@ type Config struct {
 	// reading every stream batches best and leaves the most CPU to the
 	// server (on 2 cores, 2 pollers cost about a quarter more per delivery).
 	Pollers int
+	// DialWindow is how many streams may be connecting at once (dialled,
+	// response head not yet read); default 256, well under a listen
+	// backlog of 4,096 (net.core.somaxconn).
+	DialWindow int
 
 	// StreamURLs spreads the streams over several servers, stream i to
 	// StreamURLs[i % len]; posts still go to URL. Default: URL alone.
@@ -475,7 +480,7 @@ func newBench(cfg Config) (*bench, error) {
 		channel: cfg.Namespace + ":" + cfg.Room,
 		base:    time.Now(),
 		posters: cfg.Posters,
-		dialSem: make(chan struct{}, 256),
+		dialSem: make(chan struct{}, cmp.Or(cfg.DialWindow, 256)),
 	}
 	switch {
 	case cfg.Rate > 0:

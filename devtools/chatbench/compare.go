@@ -84,17 +84,18 @@ func serverKind(target string) string {
 
 // compareConfig is a -compare invocation.
 type compareConfig struct {
-	Scenarios []scenario
-	Targets   []string // targetChat, targetBase, targetCentrifugo
-	Runs      int
-	Quick     bool
-	ChatBin   string
-	BaseBin   string // the chat binary of targetBase
-	CfBin     string
-	Posters   int
-	Size      int
-	IO        string
-	Pollers   int
+	Scenarios  []scenario
+	Targets    []string // targetChat, targetBase, targetCentrifugo
+	Runs       int
+	Quick      bool
+	ChatBin    string
+	BaseBin    string // the chat binary of targetBase
+	CfBin      string
+	Posters    int
+	Size       int
+	IO         string
+	Pollers    int
+	DialWindow int
 	// MaxOther is how much CPU, in % of one core, other processes may
 	// use during a run before it is redone (at most twice); 0 = no check.
 	MaxOther float64
@@ -294,17 +295,18 @@ func compareRun(ctx context.Context, c compareConfig, sc scenario, target, bin, 
 		dur = min(dur, 5*time.Second)
 	}
 	cfg := Config{
-		Target:    serverKind(target),
-		Streams:   sc.Streams,
-		Rate:      sc.Rate,
-		Duration:  dur,
-		Posters:   c.Posters,
-		Size:      c.Size,
-		IO:        c.IO,
-		Pollers:   c.Pollers,
-		Settle:    sc.Settle,
-		DisruptAt: sc.DisruptAt,
-		Progress:  c.Progress,
+		Target:     serverKind(target),
+		Streams:    sc.Streams,
+		Rate:       sc.Rate,
+		Duration:   dur,
+		Posters:    c.Posters,
+		Size:       c.Size,
+		IO:         c.IO,
+		Pollers:    c.Pollers,
+		DialWindow: c.DialWindow,
+		Settle:     sc.Settle,
+		DisruptAt:  sc.DisruptAt,
+		Progress:   c.Progress,
 	}
 	if c.MaxStreams > 0 && cfg.Streams > c.MaxStreams {
 		cfg.Streams = c.MaxStreams
@@ -342,13 +344,14 @@ func momentoRun(ctx context.Context, c compareConfig, sc scenario, cfg Config, t
 		return nil, fmt.Errorf("scenario %s: the chat only", sc.Name)
 	}
 	var base *Result
+	memCfg := cfg // before the Momento run's servers are filled in
 	baseline := func() error {
 		srv, err := startServer(ctx, target, bin, dir, 0, nil)
 		if err != nil {
 			return err
 		}
 		defer srv.stop()
-		bc := cfg
+		bc := memCfg
 		bc.URL, bc.PID = srv.url, srv.cmd.Process.Pid
 		if base, err = Run(ctx, bc); err != nil {
 			return fmt.Errorf("memory store: %w (server log: %s)", err, srv.logTail())
