@@ -287,8 +287,10 @@ func TestRoomEndsByTime(t *testing.T) {
 
 	resp, body := a.do(t, "POST", "/api/rooms/match/messages", "application/json", `{"username":"carol","message":"too late"}`)
 	wantError(t, "post after the end", resp, body, http.StatusGone, "ended")
-	resp, body = a.do(t, "GET", "/api/rooms/match/events", "", "", "Accept", "text/event-stream")
-	wantError(t, "stream after the end", resp, body, http.StatusGone, "ended")
+	// (openStream's deadline keeps a stream wrongly opened from hanging.)
+	gone := a.openStream(t, "/api/rooms/match/events")
+	b, _ := io.ReadAll(gone.resp.Body)
+	wantError(t, "stream after the end", gone.resp, string(b), http.StatusGone, "ended")
 	if st := a.state(t, "match"); !st.Ended {
 		t.Errorf("state after the end: %+v", st)
 	}
