@@ -169,7 +169,7 @@ func (s *Service) Start(ctx context.Context, o StartOptions) (RoomState, error) 
 	}
 	switch {
 	case errors.Is(err, ErrExists):
-		return RoomState{}, fmt.Errorf("%w: %q", ErrExists, st.Room)
+		return RoomState{}, fmt.Errorf("%w: %s", ErrExists, st.Room)
 	case err != nil:
 		return RoomState{}, s.unavailable(ctx, "start", st.Room, err)
 	}
@@ -249,7 +249,7 @@ func (s *Service) End(ctx context.Context, room Room) error {
 	if err != nil {
 		return err
 	}
-	st.Ended, st.Ends = true, s.clock.Now().UTC().Truncate(time.Millisecond)
+	st.Ended, st.Ends = true, s.clock.Now().UTC().Truncate(time.Second)
 	return s.save(ctx, st, KindEnded)
 }
 
