@@ -328,7 +328,10 @@ func (s *Service) state(ctx context.Context, room Room) (RoomState, error) {
 	}
 	now := s.clock.Now()
 	s.statesMu.Lock()
-	if en := s.states[room]; en != nil && now.Sub(en.read) < s.stateTTL && !en.read.IsZero() {
+	// A room past its end and grace is gone from the store: read again
+	// rather than refuse posts to the name.
+	if en := s.states[room]; en != nil && now.Sub(en.read) < s.stateTTL && !en.read.IsZero() &&
+		!(en.st.Started() && !now.Before(en.st.Ends.Add(s.grace))) {
 		st := en.st
 		s.statesMu.Unlock()
 		return st, nil

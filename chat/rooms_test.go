@@ -366,3 +366,28 @@ func TestParseTitle(t *testing.T) {
 		}
 	}
 }
+
+// Past its end and grace a room is gone, and its name takes posts again
+// at once, however recently the service learnt its state.
+func TestRoomNameIsFreeAfterTheGrace(t *testing.T) {
+	clock := chattest.NewClock(time.Date(2026, 11, 26, 13, 0, 0, 0, time.UTC))
+	mem := memory.New(memory.Options{TTL: time.Hour, Limit: 100, Now: clock.Now})
+	t.Cleanup(mem.Close)
+	hub := chat.NewHub(chat.HubOptions{Store: mem})
+	t.Cleanup(hub.Close)
+	// States are trusted for a day: only the end and grace can say the
+	// room has gone.
+	svc := chat.NewServiceWith(chat.ServiceOptions{Store: mem, Hub: hub, Clock: clock, Grace: 10 * time.Minute, StateTTL: 24 * time.Hour})
+	ctx := t.Context()
+	if _, err := svc.Start(ctx, chat.StartOptions{Room: "brief", Ends: clock.Now().Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute)
+	if _, err := svc.Post(ctx, "brief", "a", "late"); !errors.Is(err, chat.ErrEnded) {
+		t.Fatalf("post after the end: %v, want ErrEnded", err)
+	}
+	clock.Advance(10 * time.Minute) // the grace
+	if _, err := svc.Post(ctx, "brief", "a", "again"); err != nil {
+		t.Errorf("post after the grace: %v, want a new plain room", err)
+	}
+}

@@ -13,8 +13,9 @@ import (
 type Store interface {
 	// Append adds m at the end of m.Room's history, gives it the room's
 	// next ID (starting a new epoch when the room does not exist), refreshes
-	// the room's time to live, drops the oldest messages beyond the
-	// store's limit and returns the message as stored.
+	// the room's time to live (unless the room has a keep: see
+	// RoomStore), drops the oldest messages beyond the store's limit and
+	// returns the message as stored.
 	Append(ctx context.Context, m Message) (Message, error)
 
 	// History returns the room's stored messages, oldest first. A room that

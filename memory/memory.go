@@ -33,7 +33,8 @@ const (
 const logEvery = 10 * time.Second
 
 // Store keeps each room's last Limit messages until TTL has passed since
-// the room's last post. A background sweep frees expired rooms; Close
+// the room's last post, or, for a started room (chat.RoomStore), with its
+// state until its keep. A background sweep frees expired rooms; Close
 // stops it. Safe for concurrent use.
 //
 // With MaxBytes set, the store also bounds the approximate memory of all
