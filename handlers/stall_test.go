@@ -35,7 +35,7 @@ func TestStalledStreamsHoldNoHistory(t *testing.T) {
 	const (
 		streams  = 32
 		messages = 500
-		stall    = 2 * time.Second
+		stall    = 4 * time.Second
 	)
 	a := newApp(t, handlers.Options{Heartbeat: time.Hour, StallTimeout: stall})
 	text := strings.Repeat("😀", chat.MaxTextChars) // 8,000 bytes
@@ -45,6 +45,7 @@ func TestStalledStreamsHoldNoHistory(t *testing.T) {
 	before := liveHeap()
 
 	var clients []*rawStream
+	dialed := time.Now()
 	for range streams {
 		clients = append(clients, dialStream(t, a.Listener.Addr().String(), "/api/rooms/big/events", smallReceiveBuffer))
 	}
@@ -64,7 +65,8 @@ func TestStalledStreamsHoldNoHistory(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // a sampling period, not a signal
 	}
 	if held == 0 {
-		t.Fatalf("no reading of the heap while all %d streams were open", streams)
+		t.Fatalf("no reading of the heap while all %d streams were open (%d open %v after they joined, which took %v)",
+			streams, a.hub.Stats().Subscribers, time.Since(start), start.Sub(dialed))
 	}
 	t.Logf("live heap %.1f MiB before, %.1f MiB with %d stalled streams (+%.1f MiB)",
 		mib(before), mib(held), streams, mib(held)-mib(before))
