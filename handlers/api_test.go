@@ -210,8 +210,26 @@ func TestCORS(t *testing.T) {
 		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Content-Type") {
 		t.Errorf("preflight from an allowed origin = %d %v", resp.StatusCode, resp.Header)
 	}
+	// A site may start rooms and act as their host from its pages.
+	for _, pre := range []struct{ path, method, headers string }{
+		{"/api/rooms", "POST", "content-type"},
+		{"/api/rooms/r/host/lock", "POST", "x-host-key"},
+		{"/api/rooms/r/messages/x-1", "DELETE", "x-host-key"},
+	} {
+		resp, _ := a.do(t, "OPTIONS", pre.path, "", "",
+			"Origin", "https://game.example", "Access-Control-Request-Method", pre.method, "Access-Control-Request-Headers", pre.headers)
+		if resp.StatusCode != http.StatusNoContent || !strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), pre.method) ||
+			!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), pre.headers) {
+			t.Errorf("preflight of %s %s = %d %v", pre.method, pre.path, resp.StatusCode, resp.Header)
+		}
+	}
+	resp, got := a.do(t, "POST", "/api/rooms", "application/json", `{"lifetime":"30m"}`,
+		"Origin", "https://game.example", "Sec-Fetch-Site", "cross-site")
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Access-Control-Allow-Origin") != "https://game.example" {
+		t.Errorf("cross-site start from an allowed origin = %d %s", resp.StatusCode, got)
+	}
 	body := `{"username":"a","message":"from the game"}`
-	resp, got := a.do(t, "POST", "/api/rooms/r/messages", "application/json", body,
+	resp, got = a.do(t, "POST", "/api/rooms/r/messages", "application/json", body,
 		"Origin", "https://game.example", "Sec-Fetch-Site", "cross-site")
 	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Access-Control-Allow-Origin") != "https://game.example" {
 		t.Errorf("cross-site post from an allowed origin = %d %s", resp.StatusCode, got)

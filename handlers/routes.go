@@ -47,7 +47,11 @@ func routes(log *slog.Logger, svc *chat.Service, hub *chat.Hub, o Options) http.
 		}
 	})
 
-	r.With(cors(o.CORSOrigins), private.token).Post("/api/rooms", handleStartRoom(log, svc, ids, private != nil))
+	// A mux of its own, so that CORS answers the preflight of a start.
+	r.Route("/api/rooms", func(r chi.Router) {
+		r.Use(cors(o.CORSOrigins))
+		r.With(private.token).Post("/", handleStartRoom(log, svc, ids, private != nil))
+	})
 
 	r.Route("/api/rooms/{room}", func(r chi.Router) {
 		r.Use(cors(o.CORSOrigins))
