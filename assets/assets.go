@@ -1,4 +1,4 @@
-// Package assets holds the stylesheet and the one browser script of the
+// Package assets holds the stylesheet, the one browser script and the icon of the
 // chat pages, embedded into the binary; handlers serve FS at /assets/.
 //
 // It imports nothing from the project.
@@ -6,7 +6,7 @@ package assets
 
 import "embed"
 
-// FS holds app.css and chat.js at its root.
+// FS holds app.css, chat.js and favicon.svg at its root.
 //
-//go:embed app.css chat.js
+//go:embed app.css chat.js favicon.svg
 var FS embed.FS

@@ -79,6 +79,11 @@ var statuses = []struct {
 func status(err error) (code int, msg, reason string) {
 	for _, s := range statuses {
 		if errors.Is(err, s.err) {
+			if s.detail && s.err == chat.ErrInvalid {
+				// ErrInvalid only classifies; the wrapping says what was
+				// wrong, and that is all a person needs to read.
+				return s.status, strings.TrimPrefix(err.Error(), s.err.Error()+": "), s.reason
+			}
 			if s.detail {
 				return s.status, err.Error(), s.reason
 			}

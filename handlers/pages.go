@@ -179,8 +179,8 @@ func renderRoom(log *slog.Logger, w http.ResponseWriter, r *http.Request, code i
 }
 
 // handleFormPost posts a message from the page's form, for browsers
-// without JavaScript: 303 back to the room, or the room again with the
-// error and the draft kept.
+// without JavaScript: 303 back to the room at the message sent (#m-<id>),
+// or the room again with the error and the draft kept.
 func handleFormPost(log *slog.Logger, svc *chat.Service, posts *postLimiter, ttl time.Duration, embed bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		room, err := roomParam(r)
@@ -213,6 +213,9 @@ func handleFormPost(log *slog.Logger, svc *chat.Service, posts *postLimiter, ttl
 					// (SameSite=Lax): carry the name in the URL.
 					to += "?name=" + url.QueryEscape(m.Username)
 				}
+				// Land on the message just sent, the newest, not at the
+				// top of a long room.
+				to += "#m-" + m.ID.String()
 				http.Redirect(w, r, to, http.StatusSeeOther)
 				return
 			}

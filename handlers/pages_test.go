@@ -85,15 +85,16 @@ func TestNameFromQueryIsRemembered(t *testing.T) {
 func TestFormPostWithoutJavaScript(t *testing.T) {
 	a := newApp(t, handlers.Options{})
 	resp, _ := a.do(t, "POST", "/rooms/r/messages", formType, form("username", "bob", "message", "hello <b>world</b>"))
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/rooms/r" {
-		t.Fatalf("form post = %d to %q, want 303 to /rooms/r", resp.StatusCode, resp.Header.Get("Location"))
-	}
 	if c := resp.Cookies(); len(c) != 1 || c[0].Value != "bob" {
 		t.Errorf("form post did not remember the name: %v", c)
 	}
 	hist, _ := a.store.History(t.Context(), "r")
 	if len(hist) != 1 || hist[0].Text != "hello <b>world</b>" || hist[0].Username != "bob" {
 		t.Fatalf("stored %+v", hist)
+	}
+	// Back at the message sent, the newest, not at the top of the room.
+	if want := "/rooms/r#m-" + hist[0].ID.String(); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
+		t.Fatalf("form post = %d to %q, want 303 to %s", resp.StatusCode, resp.Header.Get("Location"), want)
 	}
 	_, body := a.do(t, "GET", "/rooms/r", "", "", "Cookie", "chat_name=bob")
 	if !strings.Contains(body, "hello &lt;b&gt;world&lt;/b&gt;") || !strings.Contains(body, "my-message") {
@@ -102,8 +103,8 @@ func TestFormPostWithoutJavaScript(t *testing.T) {
 
 	// The embed posts back to the embed.
 	resp, _ = a.do(t, "POST", "/embed/r/messages", formType, form("username", "bob", "message", "from the iframe"))
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/embed/r?name=bob" {
-		t.Errorf("embed form post = %d to %q, want 303 to /embed/r?name=bob (the frame may not keep cookies)", resp.StatusCode, resp.Header.Get("Location"))
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/embed/r?name=bob#m-") {
+		t.Errorf("embed form post = %d to %q, want 303 to /embed/r?name=bob#m-<id> (the frame may not keep cookies)", resp.StatusCode, loc)
 	}
 }
 

@@ -177,7 +177,7 @@ func TestMessageItem(t *testing.T) {
 		t.Errorf("empty message:\ngot  %s\nwant %s", got, want)
 	}
 	got = render(t, views.MessageItem(msg(3, "alice", "a\nb"), true))
-	want = `<li class="message my-message" id="m-7-3" data-id="7-3"><span class="username" dir="auto">alice</span> <time datetime="2026-11-26T13:49:11Z">13:49</time><p class="text" dir="auto">a
+	want = `<li class="message my-message" id="m-7-3" data-id="7-3"><span class="username" dir="auto">alice</span> <time datetime="2026-11-26T13:49:11Z">13:49 UTC</time><p class="text" dir="auto">a
 b</p></li>`
 	if got != want {
 		t.Errorf("message:\ngot  %s\nwant %s", got, want)
