@@ -4,7 +4,7 @@ package chat
 // drive its ordering without a store.
 
 func (h *Hub) Subscribe(room Room) (*Stream, error) {
-	st, _, err := h.subscribe(room)
+	st, _, err := h.subscribe(room, nil)
 	return st, err
 }
 

@@ -173,6 +173,15 @@ func (h *Hub) Stats() HubStats {
 // order, and its room events; a Relay with what other instances store
 // and their room events, in whatever order they come.
 func (h *Hub) Receive(e *Event) {
+	if e.Kind == KindHere {
+		h.mu.RLock()
+		w := h.watcher
+		h.mu.RUnlock()
+		if w != nil {
+			w.hear(e)
+		}
+		return
+	}
 	if e.Kind != KindMessage {
 		h.announce(e)
 		return
@@ -185,6 +194,10 @@ func (h *Hub) Receive(e *Event) {
 type watcher interface {
 	learn(e *Event)
 	forget()
+	// hear takes another instance's presence (a here event); present
+	// says a stream of JoinAs left room (it takes no hub lock).
+	hear(e *Event)
+	present(room Room)
 }
 
 // watch makes w the hub's watcher.
@@ -221,6 +234,9 @@ func (h *Hub) announce(e *Event) {
 	}
 	n := 0
 	for st := range r.subs {
+		if e.Kind.social() && st.who == nil {
+			continue
+		}
 		if st.offer(e, h.queue) {
 			n++
 		} else {
@@ -229,6 +245,23 @@ func (h *Hub) announce(e *Event) {
 		}
 	}
 	h.delivered.Add(uint64(n))
+}
+
+// visitors lists who the streams of room joined with JoinAs are.
+func (h *Hub) visitors(room Room) []Person {
+	r := h.room(room)
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ps []Person
+	for st := range r.subs {
+		if st.who != nil {
+			ps = append(ps, *st.who)
+		}
+	}
+	return ps
 }
 
 // abandon undoes a subscribe whose join failed before reading history:

@@ -54,8 +54,15 @@ type entry struct {
 // its last: there is no history to read. With a tail, of the joins that
 // find the room cold at once only the first reads the store; the others
 // wait for its read.
-func (h *Hub) subscribe(room Room) (st *Stream, en entry, err error) {
-	st = &Stream{hub: h, room: room, ready: make(chan struct{}, 1)}
+func (h *Hub) subscribe(room Room, who *Person) (st *Stream, en entry, err error) {
+	st = &Stream{hub: h, room: room, ready: make(chan struct{}, 1), who: who}
+	if who != nil {
+		h.mu.RLock()
+		if w := h.watcher; w != nil {
+			st.onLeave = func() { w.present(room) }
+		}
+		h.mu.RUnlock()
+	}
 	err = h.enter(room, func(r *hubRoom) error {
 		if h.maxPerRoom > 0 && len(r.subs) >= h.maxPerRoom {
 			return fmt.Errorf("%w (%d streams)", ErrRoomFull, h.maxPerRoom)

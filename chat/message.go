@@ -155,11 +155,14 @@ func ParseID(s string) (id ID, ok bool) {
 
 // Message is one chat message as stored, streamed and returned by the API.
 type Message struct {
-	ID       ID        `json:"id,omitzero"`
-	Room     Room      `json:"room,omitempty"`
-	Username string    `json:"username"`
-	Text     string    `json:"message"`
-	Time     time.Time `json:"time,omitzero"`
+	ID       ID     `json:"id,omitzero"`
+	Room     Room   `json:"room,omitempty"`
+	Username string `json:"username"`
+	// Author is the opaque tag of who posted it in this room (see
+	// Service.AuthorTag); empty for anonymous clients and old items.
+	Author string    `json:"author,omitempty"`
+	Text   string    `json:"message"`
+	Time   time.Time `json:"time,omitzero"`
 }
 
 // Event is what a stream delivers, with its JSON encoding (the data of
@@ -187,7 +190,9 @@ func NewEvent(m Message) (*Event, error) {
 // RoomInfo describes a room that has subscribers on this instance.
 type RoomInfo struct {
 	Room        Room
-	Subscribers int
+	Subscribers int // streams on this instance
+	People      int // people present, every instance (Service.Rooms)
+	Watchers    int // present without a name, every instance (Service.Rooms)
 }
 
 // Errors. Their text is safe to show to a person; wrap them with %w to

@@ -282,5 +282,8 @@ func DecodeEvent(kind Kind, data []byte) (*Event, error) {
 		}
 		return &Event{Kind: kind, Message: Message{Room: d.Room, ID: d.ID}, JSON: data}, nil
 	}
+	if kind == KindPresence || kind == KindTyping || kind == KindHere {
+		return decodePresence(kind, data)
+	}
 	return nil, fmt.Errorf("%w: unknown event kind %q", ErrInvalid, kind)
 }

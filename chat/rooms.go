@@ -103,7 +103,7 @@ func NewServiceWith(o ServiceOptions) *Service {
 	s := &Service{
 		store: o.Store, hub: o.Hub, relay: o.Relay,
 		secret: o.HostSecret, grace: o.Grace, maxLifetime: o.MaxLifetime, stateTTL: o.StateTTL, clock: o.Clock,
-		states: make(map[Room]*roomEntry), seed: maphash.MakeSeed(),
+		states: make(map[Room]*roomEntry), seed: maphash.MakeSeed(), pres: newPresenceState(),
 	}
 	s.rooms, _ = o.Store.(RoomStore)
 	o.Hub.watch(s)

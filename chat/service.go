@@ -37,6 +37,10 @@ type Service struct {
 	clock       Clock
 	statesMu    sync.Mutex
 	states      map[Room]*roomEntry
+
+	// Presence and typing (presence.go).
+	presMu sync.Mutex
+	pres   presenceState
 }
 
 // ServiceStats counts what the service has done since start, for metrics.
@@ -83,6 +87,11 @@ func NewService(store Store, hub *Hub, relay Relay) *Service {
 // has ended refuses posts with ErrEnded, one its host locked with
 // ErrLocked.
 func (s *Service) Post(ctx context.Context, room Room, username, text string) (Message, error) {
+	return s.post(ctx, room, Author{}, username, text)
+}
+
+// post is Post and PostAs.
+func (s *Service) post(ctx context.Context, room Room, a Author, username, text string) (Message, error) {
 	name, err := ParseName(username)
 	if err != nil {
 		return Message{}, err
@@ -97,7 +106,13 @@ func (s *Service) Post(ctx context.Context, room Room, username, text string) (M
 	mu := &s.locks[maphash.String(s.seed, string(room))%uint64(len(s.locks))]
 	mu.Lock()
 	defer mu.Unlock()
-	m := Message{Room: room, Username: name, Text: text, Time: s.clock.Now().UTC().Truncate(time.Millisecond)}
+	tag := s.AuthorTag(room, a.Key)
+	if a.Unique && tag != "" {
+		if err := s.nameFree(ctx, room, name, tag); err != nil {
+			return Message{}, err
+		}
+	}
+	m := Message{Room: room, Username: name, Author: tag, Text: text, Time: s.clock.Now().UTC().Truncate(time.Millisecond)}
 	stored, err := s.store.Append(ctx, m)
 	if err != nil {
 		// A number taken for nothing: say so, so that no one waits for it.
@@ -175,7 +190,12 @@ func (s *Service) Ready(ctx context.Context) error {
 // store does not answer; then nothing is left subscribed. Close the
 // stream when done.
 func (s *Service) Join(ctx context.Context, room Room, cursor string) (*Stream, error) {
-	st, en, err := s.hub.subscribe(room)
+	return s.join(ctx, room, cursor, nil)
+}
+
+// join is Join, and JoinAs with who.
+func (s *Service) join(ctx context.Context, room Room, cursor string, who *Person) (*Stream, error) {
+	st, en, err := s.hub.subscribe(room, who)
 	if err != nil {
 		return nil, err
 	}

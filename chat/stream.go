@@ -16,11 +16,16 @@ type Stream struct {
 	// State is the room's state when the stream joined, for the writer
 	// to send first; its changes come as room events.
 	State RoomState
+	// Presence, for a stream of JoinAs, is the room's presence event as
+	// it joined, for the writer to send after State.
+	Presence *Event
 
-	hub   *Hub
-	room  Room
-	ready chan struct{} // holds a signal while events wait or after the end
-	last  ID            // the last message sent, backlog included; Take's only
+	who     *Person // of JoinAs: counted in the room's presence
+	onLeave func()  // tells the presence it left; once
+	hub     *Hub
+	room    Room
+	ready   chan struct{} // holds a signal while events wait or after the end
+	last    ID            // the last message sent, backlog included; Take's only
 
 	mu     sync.Mutex
 	queue  []*Event
@@ -104,6 +109,11 @@ func (st *Stream) end() func() {
 	f := st.onDrop
 	st.onDrop = nil
 	st.signal()
+	if leave := st.onLeave; leave != nil {
+		st.onLeave = nil
+		// Only the presence lock: safe under the room's.
+		leave()
+	}
 	return f
 }
 
