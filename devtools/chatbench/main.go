@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.SrcIPs, "src-ips", 0, "spread streams over this many source addresses 127.0.0.2… (0 = automatic)")
 	fs.DurationVar(&cfg.Settle, "settle", time.Second, "idle time once all streams are up, before reading RSS")
 	fs.StringVar(&cfg.IO, "io", "", "how streams are read: epoll (Linux, default) or goroutine")
-	fs.IntVar(&cfg.DialWindow, "dial-window", 256, "streams connecting at once (keep it under the server's listen backlog, net.core.somaxconn)")
+	fs.IntVar(&cfg.DialWindow, "dial-window", 0, "streams connecting at once, kept under the server's listen backlog (net.core.somaxconn) (default 256; the storm scenarios 2048)")
 	fs.IntVar(&cfg.Pollers, "pollers", 1, "epoll pollers, each a thread reading its share of the streams")
 	fs.DurationVar(&cfg.Drain, "drain", 10*time.Second, "give up on deliveries after they stall this long")
 	fs.Usage = func() {
