@@ -23,7 +23,7 @@
     locked: !!$("locked-note") && !$("locked-note").hidden,
     ended: root.classList.contains("ended")
   };
-  var tick;
+  var tick, sent = false;
 
   // The reader's own time zone and clock format; the full date on hover.
   // A time marked data-zone (a room's end) names its zone, and its date
@@ -38,7 +38,14 @@
     } else {
       el.textContent = d.toLocaleTimeString([], { timeStyle: "short" });
     }
-    el.title = d.toLocaleString();
+    // The zone is the reader's: named on hover, where the date is too.
+    el.title = d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) + " " + zoneName(d);
+  }
+
+  function zoneName(d) {
+    var p = new Intl.DateTimeFormat([], { timeZoneName: "short" }).formatToParts(d);
+    for (var i = 0; i < p.length; i++) if (p[i].type === "timeZoneName") return p[i].value;
+    return "";
   }
 
   function setTime(el, iso) {
@@ -129,7 +136,9 @@
   function removeMessage(id) {
     var li = $("m-" + id);
     if (!li) return;
+    var next = li.nextElementSibling;
     li.remove();
+    if (next && next.classList.contains("message")) group(next);
     if (!list.querySelector("li.message")) {
       var empty = document.createElement("li");
       empty.id = "empty";
@@ -138,7 +147,57 @@
     }
   }
 
-  function toBottom() { scrollTo(0, html.scrollHeight); }
+  function toBottom() { scrollTo(0, html.scrollHeight); cue(0); }
+  function atBottom() { return innerHeight + scrollY >= html.scrollHeight - 120; }
+
+  // linkify writes text into el as text nodes and, for http and https
+  // URLs, links: the rule of views.linkify, never through innerHTML.
+  var linkRe = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+  function trimLink(s) {
+    for (;;) {
+      var c = s.slice(-1), o = { ")": "(", "]": "[", "}": "{" }[c];
+      if (".,;:!?*".indexOf(c) >= 0 && c !== "" ||
+          o && s.split(o).length < s.split(c).length ||
+          c > "\x7f" && /\p{P}/u.test(c)) s = s.slice(0, -1);
+      else return s;
+    }
+  }
+  function linkify(el, text) {
+    el.textContent = "";
+    var last = 0, m;
+    linkRe.lastIndex = 0;
+    while ((m = linkRe.exec(text))) {
+      var raw = trimLink(m[0]), u = null;
+      linkRe.lastIndex = m.index + Math.max(raw.length, 1);
+      try { u = new URL(raw); } catch (e) { u = null; }
+      if (!u || !/^https?:$/.test(u.protocol) || !u.host || u.username || u.password) continue;
+      if (m.index > last) el.appendChild(document.createTextNode(text.slice(last, m.index)));
+      var a = document.createElement("a");
+      a.href = u.href;
+      a.rel = "nofollow noopener ugc";
+      a.target = "_blank";
+      a.textContent = raw;
+      el.appendChild(a);
+      last = m.index + raw.length;
+    }
+    if (last < text.length) el.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  // group marks li as continuing the group of the message before it: the
+  // same author (name, and author tag where there is one) within three
+  // minutes (views.GroupWindow), as the server renders history.
+  var groupWindow = 3 * 60 * 1000;
+  function group(li) {
+    var prev = li.previousElementSibling, cont = false;
+    if (prev && prev.classList.contains("message")) {
+      var a = Date.parse(prev.querySelector("time").getAttribute("datetime")),
+          b = Date.parse(li.querySelector("time").getAttribute("datetime"));
+      cont = prev.querySelector(".username").textContent === li.querySelector(".username").textContent &&
+        (prev.dataset.author || "") === (li.dataset.author || "") &&
+        a > 0 && b > 0 && b - a >= 0 && b - a <= groupWindow;
+    }
+    li.classList.toggle("cont", cont);
+  }
 
   function add(m) {
     var li = tpl.content.querySelector("li").cloneNode(true);
@@ -147,15 +206,18 @@
     if (del && m.id) del.action = "/rooms/" + encodeURIComponent(root.dataset.room) + "/messages/" + encodeURIComponent(m.id) + "/delete";
     else if (del) del.remove();
     li.querySelector(".username").textContent = m.username;
-    li.querySelector(".text").textContent = m.message;
+    linkify(li.querySelector(".text"), m.message || "");
     var t = li.querySelector("time"), at = Date.parse(m.time);
     if (at) { t.setAttribute("datetime", m.time); localize(t); }
-    var me = nameEl.value.trim();
-    li.classList.toggle("my-message", me !== "" && m.username === me);
-    var stay = innerHeight + scrollY >= html.scrollHeight - 120;
+    var me = nameEl.value.trim(), mine = me !== "" && m.username === me;
+    li.classList.toggle("my-message", mine);
+    var stay = atBottom() || (mine && sent);
+    if (mine) sent = false;
     if ($("empty")) $("empty").remove();
     list.appendChild(li);
-    if (stay) toBottom();
+    group(li);
+    if (stay) toBottom(); else if (!mine) cue(1);
+    if (document.visibilityState === "hidden" && !mine) unread(1);
     // Each post keeps the history for another TTL.
     var et = expiry && expiry.querySelector("time");
     if (et && at) {
@@ -217,7 +279,7 @@
     var n = parseInt(res.headers.get("Retry-After"), 10) || 1;
     if (res.status === 429) return "You are sending messages too fast — try again in " + n + (n > 1 ? " seconds." : " second.");
     if (res.status === 503) return "The chat is unavailable right now — your message was not sent. Try again.";
-    var why = body && body.error ? String(body.error).replace(/^invalid input: |\.$/g, "") : "error " + res.status;
+    var why = body && body.error ? String(body.error).replace(/\.$/, "") : "error " + res.status;
     return "Your message was not sent: " + why + ".";
   }
 
@@ -231,6 +293,8 @@
     e.preventDefault();
     if (busy) return;
     var name = nameEl.value.trim(), text = textEl.value;
+    // Said at once, in the server's words, without a round trip.
+    if (max && Array.from(text).length > max) return done("Your message was not sent: message is longer than " + max + " characters.");
     busy = sendEl.disabled = true;
     fetch(root.dataset.post, {
       method: "POST",
@@ -243,7 +307,12 @@
       var v = textEl.value;
       textEl.value = v.indexOf(text) === 0 ? v.slice(text.length) : v;
       document.cookie = "chat_name=" + encodeURIComponent(name) + "; path=/; max-age=31536000; SameSite=Lax";
+      // Sending brings the conversation back down, and keeps it there
+      // when the message comes back on the stream.
+      sent = true;
+      toBottom();
       done();
+      count();
     }, function () {
       done("Could not reach the server — your message was not sent.");
     });
@@ -268,7 +337,7 @@
       if (res.ok) return res.status === 204 ? then(null) : res.json().then(then);
       return res.json().catch(function () {}).then(function (b) {
         if (res.status === 410) checkEnded();
-        var why = b && b.error ? String(b.error).replace(/^invalid input: |\.$/g, "") : "error " + res.status;
+        var why = b && b.error ? String(b.error).replace(/\.$/, "") : "error " + res.status;
         hostErr.textContent = "That did not work: " + why + ".";
       });
     }, function () {
@@ -311,8 +380,64 @@
     el.addEventListener("focus", function () { el.select(); });
   });
 
+  // The character counter: the server's limit (chat.MaxTextChars, in
+  // code points, as the server counts), shown as the text grows.
+  var countEl = $("count"), max = +textEl.dataset.max || 0;
+  function count() {
+    if (!countEl || !max) return;
+    var n = Array.from(textEl.value).length;
+    countEl.textContent = n + " / " + max;
+    countEl.hidden = false;
+    countEl.toggleAttribute("data-over", n > max);
+  }
+  textEl.addEventListener("input", count);
+
+  // The "new messages" cue: shown when messages arrive while the reader
+  // is scrolled up; it takes them down, and goes once they are there.
+  var cueEl = $("new-cue"), cued = 0;
+  function cue(n) {
+    if (!cueEl) return;
+    cued = n ? cued + n : 0;
+    cueEl.hidden = !cued;
+    cueEl.textContent = cued === 1 ? "1 new message ↓" : cued + " new messages ↓";
+  }
+  if (cueEl) cueEl.addEventListener("click", function () { toBottom(); textEl.focus({ preventScroll: true }); });
+  addEventListener("scroll", function () { if (cued && atBottom()) cue(0); }, { passive: true });
+
+  // The unread count in the title while the tab is hidden.
+  var title = document.title, unseen = 0;
+  function unread(n) {
+    unseen = n ? unseen + n : 0;
+    document.title = unseen ? "(" + unseen + ") " + title : title;
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") unread(0);
+  });
+
+  // Share: the system's share sheet where there is one, else the link to
+  // the clipboard. The link is the room's page alone: never ?host= or
+  // ?name=. Without the script it is a plain link to that page.
+  var share = $("share");
+  if (share) share.addEventListener("click", function (e) {
+    var url = share.href, data = { title: share.dataset.title, url: url };
+    if (navigator.share && (!navigator.canShare || navigator.canShare(data))) {
+      e.preventDefault();
+      navigator.share(data).catch(function () {});
+    } else if (navigator.clipboard && window.isSecureContext) {
+      e.preventDefault();
+      navigator.clipboard.writeText(url).then(function () {
+        share.textContent = "Link copied";
+        setTimeout(function () { share.textContent = "Share"; }, 2000);
+      }, function () { share.textContent = "Copy failed"; });
+    }
+  });
+
   document.querySelectorAll("time[datetime]").forEach(localize);
   if (list.querySelector("li.message")) toBottom();
+  count();
+  // On entry the box to type in has the focus (autofocus does not survive
+  // every navigation, and a restored page keeps its scroll, not focus).
+  if (!room.ended && document.activeElement === document.body) (nameEl.value.trim() ? textEl : nameEl).focus({ preventScroll: true });
   countDown();
   // An ended room takes no stream (it would be 410 Gone): its history is
   // all there is.

@@ -314,7 +314,7 @@ func TestHostedRoomWithoutJavaScript(t *testing.T) {
 		t.Errorf("after lock the host view does not show the room locked")
 	}
 	post("hello?")
-	if got := guest.text("#form-error"); got != "the host has locked this room" {
+	if got := guest.text("#form-error"); got != "Your message was not sent: the host has locked this room." {
 		t.Errorf("a post to the locked room says %q", got)
 	}
 	if got := eval[string](guest, `document.getElementById("text").value`); got != "hello?" {

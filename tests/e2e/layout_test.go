@@ -202,7 +202,19 @@ func TestKeyboardOnly(t *testing.T) {
 	tb.open(a.URL + "/rooms/keys")
 	tb.waitLive()
 
-	var stops []string
+	// On entry without a name, the name box has the focus.
+	if f := eval[focused](tb, focusJS); f.ID != "name" {
+		t.Errorf("on entry without a name the focus is on %q, want the name box", f.ID)
+	}
+	tb.do("type a name", chromedp.KeyEvent("kai"))
+	// Back to the top with Shift+Tab, then Tab down to the message box.
+	for range 10 {
+		tb.do("press Shift+Tab", chromedp.KeyEvent(kb.Tab, chromedp.KeyModifiers(chromedp.ModifierShift)))
+		if eval[focused](tb, focusJS).ID == "a" {
+			break
+		}
+	}
+	stops := []string{"a"}
 	for len(stops) < 10 {
 		tb.do("press Tab", chromedp.KeyEvent(kb.Tab))
 		f := eval[focused](tb, focusJS)
@@ -210,15 +222,12 @@ func TestKeyboardOnly(t *testing.T) {
 		if !f.Ring {
 			t.Errorf("no visible focus ring on %s", f.ID)
 		}
-		if f.ID == "name" {
-			tb.do("type a name", chromedp.KeyEvent("kai"))
-		}
 		if f.ID == "text" {
 			break
 		}
 	}
 	// The transcript is one stop (a summary) until opened.
-	if want := []string{"a", "back", "summary", "name", "text"}; !cmp.Equal(want, stops) {
+	if want := []string{"a", "back", "share", "summary", "name", "text"}; !cmp.Equal(want, stops) {
 		t.Errorf("Tab stops %q, want %q", stops, want)
 	}
 
