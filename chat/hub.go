@@ -146,7 +146,7 @@ func (h *Hub) Close() {
 type HubStats struct {
 	Rooms       int    // rooms with streams
 	Subscribers int    // streams open
-	Delivered   uint64 // events queued for streams, since start
+	Delivered   uint64 // events queued for streams, since start (presence and typing aside)
 	Dropped     uint64 // streams dropped for falling behind (or Drop)
 	GapReads    uint64 // history reads to fill gaps, since start
 }
@@ -244,7 +244,9 @@ func (h *Hub) announce(e *Event) {
 			h.dropped.Add(1)
 		}
 	}
-	h.delivered.Add(uint64(n))
+	if !e.Kind.social() { // Delivered counts what the room said, not who is in it
+		h.delivered.Add(uint64(n))
+	}
 }
 
 // visitors lists who the streams of room joined with JoinAs are.

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -67,12 +68,53 @@ func handlePostMessage(log *slog.Logger, svc *chat.Service, posts *postLimiter) 
 		if c, ok := tokenClaims(r); ok {
 			req.Username = c.Name // the token's name wins: no one posts as someone else
 		}
-		m, err := svc.Post(r.Context(), room, req.Username, req.Message)
+		m, err := svc.PostAs(r.Context(), room, author(w, r, false), req.Username, req.Message)
+		if taken, ok := errors.AsType[*chat.NameTakenError](err); ok {
+			// The choice, for a client to offer: the name with a number,
+			// or another.
+			encode(w, http.StatusConflict, nameTaken{Error: taken.Error(), Name: taken.Name, Suggestion: taken.Suggestion})
+			return
+		}
 		if err != nil {
 			writeError(log, w, r, err)
 			return
 		}
 		encode(w, http.StatusCreated, m)
+	}
+}
+
+// nameTaken is the body of a 409 for a post under another author's name.
+type nameTaken struct {
+	Error      string `json:"error"`
+	Name       string `json:"name"`
+	Suggestion string `json:"suggestion"`
+}
+
+// handleTyping takes a typing notice ({"username"}): the room's streams
+// on this instance hear who is typing. 204; nothing is stored.
+func handleTyping(log *slog.Logger, svc *chat.Service) http.HandlerFunc {
+	type request struct {
+		Username string `json:"username"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		room, err := roomParam(r)
+		if err != nil {
+			writeError(log, w, r, err)
+			return
+		}
+		req, err := decode[request](w, r)
+		if err != nil {
+			writeError(log, w, r, err)
+			return
+		}
+		if c, ok := tokenClaims(r); ok {
+			req.Username = c.Name
+		}
+		if err := svc.Typing(r.Context(), room, chat.Author{Key: authorKey(r)}, req.Username); err != nil {
+			writeError(log, w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	}
 }
 

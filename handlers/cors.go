@@ -27,7 +27,7 @@ func cors(origins []string) func(http.Handler) http.Handler {
 				h.Add("Vary", "Access-Control-Request-Method")
 				h.Add("Vary", "Access-Control-Request-Headers")
 				h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
-				h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Last-Event-ID, X-Host-Key")
+				h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Last-Event-ID, X-Host-Key, X-Author-Key")
 				h.Set("Access-Control-Max-Age", "600")
 				w.WriteHeader(http.StatusNoContent)
 				return

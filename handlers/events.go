@@ -13,7 +13,9 @@ import (
 	"github.com/sessionchat/sessionchat/chat"
 )
 
-// handleEvents streams a room: its state (a room event), the stored
+// handleEvents streams a room: its state (a room event), who is here (a
+// presence event: the stream counts as the name the page keeps, or as a
+// watcher without one), the stored
 // history after the client's cursor (Last-Event-ID, or ?after=), then
 // live messages, each once and in history order, and the room's events
 // (room on a change of state, deleted, ended), with a comment whenever the
@@ -42,7 +44,7 @@ func handleEvents(log *slog.Logger, svc *chat.Service, limit *streamLimiter, s *
 			writeError(log, w, r, errTooManyStreams)
 			return
 		}
-		st, err := svc.Join(r.Context(), room, cursor(r))
+		st, err := svc.JoinAs(r.Context(), room, cursor(r), visitor(r))
 		if err != nil {
 			release()
 			if errors.Is(err, chat.ErrRoomFull) {
@@ -261,6 +263,11 @@ func (f *framer) backlog(st *chat.Stream, retry time.Duration) error {
 	f.retry(retry)
 	if err := f.event(chat.KindRoom, chat.ID{}, chat.NewRoomEvent(chat.KindRoom, st.State).JSON); err != nil {
 		return err
+	}
+	if p := st.Presence; p != nil {
+		if err := f.event(p.Kind, chat.ID{}, p.JSON); err != nil {
+			return err
+		}
 	}
 	for i := range st.Backlog {
 		m := st.Backlog[i]

@@ -132,7 +132,7 @@ func TestStreamHeartbeat(t *testing.T) {
 	s := a.openStream(t, "/api/rooms/idle/events")
 	for range 2 {
 		ev, err := s.next()
-		for err == nil && (ev.Retry != "" || ev.Event == "room") {
+		for err == nil && (ev.Retry != "" || ev.Event == "room" || ev.Event == "presence") {
 			ev, err = s.next()
 		}
 		if err != nil || ev.Comment == "" || ev.Event != "" {

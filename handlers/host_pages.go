@@ -56,7 +56,7 @@ func handleStart(log *slog.Logger, svc *chat.Service, hub *chat.Hub, private boo
 			return
 		}
 		f.Error = msg
-		render(log, w, r, code, views.LobbyPage(views.LobbyView{Name: readName(r), Rooms: hub.Rooms(), Start: f}))
+		render(log, w, r, code, views.LobbyPage(views.LobbyView{Name: readName(r), Rooms: svc.Rooms(), Start: f}))
 	}
 }
 

@@ -106,8 +106,11 @@ func TestHeadAnswersLikeGet(t *testing.T) {
 	for _, ae := range []string{"identity", "gzip, br"} {
 		for _, path := range getRoutes {
 			t.Run(ae+" "+path, func(t *testing.T) {
-				get, body := a.fetch(t, "GET", path, "Accept-Encoding", ae)
-				head, headBody := a.fetch(t, "HEAD", path, "Accept-Encoding", ae)
+				// A reader with an author key: a page gives one to a
+				// browser without (a new one each time).
+				me := "chat_author=head-test"
+				get, body := a.fetch(t, "GET", path, "Accept-Encoding", ae, "Cookie", me)
+				head, headBody := a.fetch(t, "HEAD", path, "Accept-Encoding", ae, "Cookie", me)
 				if get.StatusCode != http.StatusOK || head.StatusCode != get.StatusCode {
 					t.Fatalf("GET %d, HEAD %d; want 200 for both", get.StatusCode, head.StatusCode)
 				}
@@ -284,7 +287,9 @@ func TestCompressionFollowsAcceptEncoding(t *testing.T) {
 	a := newApp(t, handlers.Options{})
 	bigRoom(t, a)
 	for _, path := range []string{"/rooms/big", "/embed/big", "/api/rooms/big/messages", "/assets/app.css", "/assets/chat.js"} {
-		_, plain := a.fetch(t, "GET", path)
+		// One author key, so that the pages show one reader's tag.
+		me := "chat_author=compression-test"
+		_, plain := a.fetch(t, "GET", path, "Cookie", me)
 		if len(plain) < 2048 {
 			t.Fatalf("GET %s: %d bytes, too few to test compression", path, len(plain))
 		}
@@ -307,7 +312,7 @@ func TestCompressionFollowsAcceptEncoding(t *testing.T) {
 			{"deflate", ""},
 			{"gzip;q=x", ""},
 		} {
-			resp, body := a.fetch(t, "GET", path, "Accept-Encoding", c.accept)
+			resp, body := a.fetch(t, "GET", path, "Accept-Encoding", c.accept, "Cookie", me)
 			ce := resp.Header.Get("Content-Encoding")
 			if resp.StatusCode != http.StatusOK || ce != c.want {
 				t.Errorf("GET %s, Accept-Encoding %q: %d, Content-Encoding %q; want 200, %q", path, c.accept, resp.StatusCode, ce, c.want)

@@ -83,7 +83,7 @@ func handleLobby(log *slog.Logger, svc *chat.Service, hub *chat.Hub, private boo
 			return
 		}
 		render(log, w, r, http.StatusOK, views.LobbyPage(views.LobbyView{
-			Name: readName(r), Rooms: hub.Rooms(), Start: views.StartForm{MaxMinutes: maxMinutes(svc)},
+			Name: readName(r), Rooms: svc.Rooms(), Start: views.StartForm{MaxMinutes: maxMinutes(svc)},
 		}))
 	}
 }
@@ -114,7 +114,7 @@ func handleJoin(log *slog.Logger, svc *chat.Service, hub *chat.Hub, private bool
 		case private: // strangers learn no room names
 			render(log, w, r, code, views.LobbyPage(views.LobbyView{Private: true}))
 		default:
-			v.Rooms = hub.Rooms()
+			v.Rooms = svc.Rooms()
 			v.Error = msg
 			v.Start = views.StartForm{MaxMinutes: maxMinutes(svc)}
 			render(log, w, r, code, views.LobbyPage(v))
@@ -144,6 +144,7 @@ func handleRoom(log *slog.Logger, svc *chat.Service, ids clients, ttl time.Durat
 		if c, ok := tokenClaims(r); ok {
 			v.Name, v.Private = c.Name, true
 		}
+		v.Me = svc.AuthorTag(room, ensureAuthor(w, r))
 		key := r.URL.Query().Get(views.FieldHostKey)
 		if c, ok := tokenClaims(r); !embed && (key != "" || ok && c.CanHost(string(room))) {
 			if !isHost(r, svc, room, key) {
@@ -171,6 +172,7 @@ func renderRoom(log *slog.Logger, w http.ResponseWriter, r *http.Request, code i
 		return
 	}
 	v.Messages = msgs
+	v.Present = svc.Presence(v.Room)
 	page := views.RoomPage(v)
 	if v.Embed {
 		page = views.EmbedPage(v)
@@ -202,10 +204,12 @@ func handleFormPost(log *slog.Logger, svc *chat.Service, posts *postLimiter, ttl
 		if c, ok := tokenClaims(r); ok {
 			v.Name, v.Private = c.Name, true // the token's name wins
 		}
+		a := author(w, r, true)
+		v.Me = svc.AuthorTag(room, a.Key)
 		err = limitPost(w, r, posts)
 		if err == nil {
 			var m chat.Message
-			if m, err = svc.Post(r.Context(), room, v.Name, v.Draft); err == nil {
+			if m, err = svc.PostAs(r.Context(), room, a, v.Name, v.Draft); err == nil {
 				rememberName(w, m.Username)
 				to := views.RoomPath(room, embed)
 				if embed {
@@ -219,6 +223,14 @@ func handleFormPost(log *slog.Logger, svc *chat.Service, posts *postLimiter, ttl
 				http.Redirect(w, r, to, http.StatusSeeOther)
 				return
 			}
+		}
+		if taken, ok := errors.AsType[*chat.NameTakenError](err); ok {
+			// The choice: the form comes back with the numbered name in
+			// place, the draft kept; or the person types another name.
+			v.Name = taken.Suggestion
+			v.Error = fmt.Sprintf("Someone else already posts as “%s” in this room. Send again to post as “%s”, or choose another name.", taken.Name, taken.Suggestion)
+			renderRoom(log, w, r, http.StatusConflict, v, svc)
+			return
 		}
 		code, msg := failure(log, r, err)
 		if c, ok := tokenClaims(r); code == statusClientGone || ok && !c.CanRead(string(room)) {

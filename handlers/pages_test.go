@@ -76,17 +76,20 @@ func TestNameFromQueryIsRemembered(t *testing.T) {
 	if !strings.Contains(body, `value="Zoë"`) {
 		t.Errorf("?name=Zoë not in the form")
 	}
-	c := resp.Cookies()
-	if len(c) != 1 || c[0].Name != "chat_name" || c[0].Value != url.QueryEscape("Zoë") {
-		t.Errorf("cookies %v, want chat_name=%s", c, url.QueryEscape("Zoë"))
+	if c := cookie(resp, "chat_name"); c == nil || c.Value != url.QueryEscape("Zoë") {
+		t.Errorf("cookies %v, want chat_name=%s", resp.Cookies(), url.QueryEscape("Zoë"))
 	}
 }
 
 func TestFormPostWithoutJavaScript(t *testing.T) {
 	a := newApp(t, handlers.Options{})
 	resp, _ := a.do(t, "POST", "/rooms/r/messages", formType, form("username", "bob", "message", "hello <b>world</b>"))
-	if c := resp.Cookies(); len(c) != 1 || c[0].Value != "bob" {
-		t.Errorf("form post did not remember the name: %v", c)
+	if c := cookie(resp, "chat_name"); c == nil || c.Value != "bob" {
+		t.Errorf("form post did not remember the name: %v", resp.Cookies())
+	}
+	key := cookie(resp, "chat_author")
+	if key == nil || !key.HttpOnly || key.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("form post without a key got no HttpOnly, SameSite=Lax author cookie: %v", resp.Cookies())
 	}
 	hist, _ := a.store.History(t.Context(), "r")
 	if len(hist) != 1 || hist[0].Text != "hello <b>world</b>" || hist[0].Username != "bob" {
@@ -96,7 +99,7 @@ func TestFormPostWithoutJavaScript(t *testing.T) {
 	if want := "/rooms/r#m-" + hist[0].ID.String(); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
 		t.Fatalf("form post = %d to %q, want 303 to %s", resp.StatusCode, resp.Header.Get("Location"), want)
 	}
-	_, body := a.do(t, "GET", "/rooms/r", "", "", "Cookie", "chat_name=bob")
+	_, body := a.do(t, "GET", "/rooms/r", "", "", "Cookie", "chat_name=bob; chat_author="+key.Value)
 	if !strings.Contains(body, "hello &lt;b&gt;world&lt;/b&gt;") || !strings.Contains(body, "my-message") {
 		t.Errorf("the redirect target does not show the message as bob's")
 	}
@@ -134,8 +137,8 @@ func TestLobbyAndJoin(t *testing.T) {
 	a.openStream(t, "/api/rooms/busy-room/events")
 	a.openStream(t, "/api/rooms/busy-room/events")
 	resp, body := a.do(t, "GET", "/", "", "")
-	if resp.StatusCode != 200 || !strings.Contains(body, `href="/rooms/busy-room"`) || !strings.Contains(body, "2 listeners") {
-		t.Errorf("lobby = %d, want busy-room with 2 listeners listed", resp.StatusCode)
+	if resp.StatusCode != 200 || !strings.Contains(body, `href="/rooms/busy-room"`) || !strings.Contains(body, "0 here, 2 watching") {
+		t.Errorf("lobby = %d, want busy-room with 2 watching listed", resp.StatusCode)
 	}
 	resp, _ = a.do(t, "POST", "/join", formType, form("username", "dana", "room", "games"))
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/rooms/games" {
@@ -170,4 +173,14 @@ func TestAssets(t *testing.T) {
 			t.Errorf("GET %s with its ETag %q = %d, want 304", path, etag, resp.StatusCode)
 		}
 	}
+}
+
+// cookie is the cookie of resp named name, or nil.
+func cookie(resp *http.Response, name string) *http.Cookie {
+	for _, c := range resp.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
 }

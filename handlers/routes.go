@@ -60,6 +60,7 @@ func routes(log *slog.Logger, svc *chat.Service, hub *chat.Hub, o Options) http.
 		r.With(private.token).Delete("/messages/{id}", handleDeleteMessage(log, svc))
 		get(r.With(compress, private.canRead), "/messages", handleListMessages(log, svc))
 		r.With(compress, private.canWrite).Post("/messages", handlePostMessage(log, svc, posts))
+		r.With(private.canWrite).Post("/typing", handleTyping(log, svc))
 		// The stream is never compressed, and HEAD opens none.
 		r.With(private.canRead).Head("/events", handleEventsHead(log))
 		r.With(private.canRead).Get("/events", handleEvents(log, svc, streams, newStreamer(log, hub, o)))

@@ -33,9 +33,9 @@ func sameGroup(prev, m chat.Message) bool {
 	return d >= 0 && d <= GroupWindow
 }
 
-// sameAuthorTag compares what tells two authors of one name apart; until
-// messages carry an author tag, the name alone decides.
-func sameAuthorTag(a, b chat.Message) bool { return true }
+// sameAuthorTag compares what tells two authors of one name apart: their
+// author tags (two untagged items: the name alone decides).
+func sameAuthorTag(a, b chat.Message) bool { return a.Author == b.Author }
 
 // continues reports whether message i of msgs continues the group of the
 // one before it.

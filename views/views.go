@@ -73,6 +73,8 @@ type RoomView struct {
 	Error    string         // what was wrong with the last submission
 	Embed    bool           // the compact page for iframes
 	Private  bool           // the room needs a token, whose name Name is
+	Me       string         // the reader's author tag in this room ("mine" is this tag)
+	Present  chat.Presence  // who is here as the page is rendered
 
 	// What the room's host set. A room made by its first post has no
 	// title and no end, and is neither locked nor ended.
@@ -268,8 +270,41 @@ func plural(n int, one, others string) string {
 	return strconv.Itoa(n) + " " + others
 }
 
-// listeners says how many streams a room has on this instance.
-func listeners(n int) string { return plural(n, "listener", "listeners") }
+// here says how many are in a room: people, and those who only watch.
+func here(r chat.RoomInfo) string {
+	s := strconv.Itoa(r.People) + " here"
+	if r.Watchers > 0 {
+		s += ", " + watching(r.Watchers)
+	}
+	return s
+}
+
+// watching says how many only watch; "" for none.
+func watching(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return plural(n, "watching", "watching")
+}
+
+// isMine reports whether the reader wrote m: its author tag is the
+// reader's; an item without a tag (older, or the original app's) is
+// theirs by name.
+func isMine(v RoomView, m chat.Message) bool {
+	if m.Author != "" {
+		return v.Me != "" && m.Author == v.Me
+	}
+	return v.Name != "" && m.Username == v.Name
+}
+
+// markClass is one of eight mark styles (app.css), from a tag.
+func markClass(tag string) string {
+	var h byte
+	for i := 0; i < len(tag); i++ {
+		h = h*31 + tag[i]
+	}
+	return "mark-" + strconv.Itoa(int(h%8))
+}
 
 // statusTitle names an HTTP status for a person.
 func statusTitle(status int) string {

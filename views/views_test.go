@@ -196,12 +196,12 @@ func TestLobbyPage(t *testing.T) {
 	}
 	got := render(t, views.LobbyPage(views.LobbyView{
 		Name: "al", Room: "bad room", Error: "room name may contain only letters",
-		Rooms: []chat.RoomInfo{{Room: "go-team", Subscribers: 1}, {Room: "b_2", Subscribers: 3}},
+		Rooms: []chat.RoomInfo{{Room: "go-team", Subscribers: 1, People: 1}, {Room: "b_2", Subscribers: 3, People: 2, Watchers: 1}},
 	}))
 	for _, want := range []string{
 		`role="alert">room name may contain only letters</p>`, `value="bad room"`, `value="al"`,
-		`<a href="/rooms/go-team">go-team</a> <span class="count">1 listener</span>`,
-		`<a href="/rooms/b_2">b_2</a> <span class="count">3 listeners</span>`,
+		`<a href="/rooms/go-team">go-team</a> <span class="count">1 here</span>`,
+		`<a href="/rooms/b_2">b_2</a> <span class="count">2 here, 1 watching</span>`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("lobby lacks %s", want)
