@@ -267,3 +267,48 @@ func TestComfortsWithoutJavaScript(t *testing.T) {
 		})
 	}
 }
+
+// The embed's composer fits a small frame: at 360×480 it takes at most a
+// fifth of it, with the script and without, light and dark, and nothing
+// reaches past the edges.
+func TestEmbedComposerFits(t *testing.T) {
+	a := newApp(t, handlers.Options{})
+	fill(t, a, "framed")
+	for _, script := range []bool{true, false} {
+		for _, scheme := range []string{"light", "dark"} {
+			t.Run(fmt.Sprintf("script=%v/%s", script, scheme), func(t *testing.T) {
+				tb := newTab(t)
+				tb.viewport(360, 480, 1, false)
+				tb.colorScheme(scheme)
+				if !script {
+					tb.noScript()
+				}
+				tb.open(a.URL + "/embed/framed?name=guest")
+				if script {
+					tb.waitLive()
+				}
+				h := eval[float64](tb, `document.getElementById("post").getBoundingClientRect().height`)
+				if h > 0.2*480 {
+					t.Errorf("the embed's composer is %.0fpx high, %.0f%% of a 480px frame; want at most 20%%", h, 100*h/480)
+				}
+				t.Logf("embed composer: %.0fpx, %.0f%% of the frame", h, 100*h/480)
+				if got := eval[[]string](tb, offendersJS); len(got) != 0 {
+					t.Errorf("past the edges: %q", got)
+				}
+				sels := `["#text", "#send", "#name"]`
+				if script { // without it the page opens at its top
+					sels = `["#text", "#send", "#name", "#messages li:last-child"]`
+				}
+				if got := eval[string](tb, reachableJS+`(`+sels+`)`); got != "" {
+					t.Errorf("%s", got)
+				}
+				if got := eval[[]link](tb, linkJS("see ")); fmt.Sprint(got) != fmt.Sprint(wantLinks) {
+					t.Errorf("links %+v, want %+v", got, wantLinks)
+				}
+				if got := eval[[]string](tb, lowContrastJS); len(got) != 0 {
+					t.Errorf("low contrast: %q", got)
+				}
+			})
+		}
+	}
+}
