@@ -139,13 +139,13 @@ func (c *Config) setDefaults() error {
 		if epollSupported {
 			c.IO = "epoll"
 		}
-	case "goroutine":
+	case "goroutine", "h2":
 	case "epoll":
 		if !epollSupported {
 			return errors.New("-io epoll: Linux only")
 		}
 	default:
-		return fmt.Errorf("-io %q: want epoll or goroutine", c.IO)
+		return fmt.Errorf("-io %q: want epoll, goroutine or h2", c.IO)
 	}
 	if c.Pollers <= 0 {
 		c.Pollers = 1
@@ -571,6 +571,24 @@ func (b *bench) connect(ctx context.Context, res *Result) (stop func(), err erro
 		if stopIO, err = runPollers(sctx, b, b.cfg.Pollers); err != nil {
 			endStreams()
 			return nil, err
+		}
+	} else if b.cfg.IO == "h2" {
+		client := b.h2Client()
+		var wg sync.WaitGroup
+		for _, s := range streams {
+			wg.Go(func() { s.runH2(sctx, client, b.streamHost(s.idx)) })
+		}
+		b.cutStreams = func() {
+			for _, s := range streams {
+				s.cutH2()
+			}
+		}
+		stopIO = func() {
+			for _, s := range streams {
+				s.cutH2()
+			}
+			wg.Wait()
+			client.CloseIdleConnections()
 		}
 	} else {
 		var wg sync.WaitGroup

@@ -48,6 +48,9 @@ type scenario struct {
 	// the server, held the resumes back (p99 6.2 s against 4.4 s at
 	// 2,048, the server at 75% of a core).
 	DialWindow int
+	// IO is how the streams are read, unless -io says: "h2" puts them on
+	// HTTP/2 connections (h2c), 250 to a connection.
+	IO string
 }
 
 const (
@@ -65,6 +68,7 @@ var scenarios = []scenario{
 	{Name: "max", Title: "100 streams, posts at max rate", Streams: 100, Duration: 10 * time.Second, Settle: 500 * time.Millisecond},
 	{Name: "cpu", Title: "1,000 streams, 100 posts/s", Streams: 1_000, Rate: 100, Duration: 15 * time.Second, Settle: time.Second},
 	{Name: "100k", Title: "100,000 streams, 1 post/s", Streams: 100_000, Rate: 1, Duration: 20 * time.Second, Settle: 3 * time.Second},
+	{Name: "100k-h2", Title: "100,000 streams over HTTP/2 (h2c), 1 post/s", Streams: 100_000, Rate: 1, Duration: 20 * time.Second, Settle: 3 * time.Second, IO: "h2"},
 	{Name: "storm", Title: "10,000 streams cut at once, 10 posts/s", Streams: 10_000, Rate: 10, Duration: 15 * time.Second, Settle: 2 * time.Second, Kind: kindStorm, DisruptAt: 5 * time.Second, DialWindow: 2048},
 	{Name: "storm-proxy", Title: "10,000 streams through a proxy that cuts them at once, 10 posts/s", Streams: 10_000, Rate: 10, Duration: 15 * time.Second, Settle: 2 * time.Second, Kind: kindStormProxy, DisruptAt: 5 * time.Second, DialWindow: 2048},
 	{Name: "momento", Title: "2 instances on momentotest × 5,000 streams, 10 posts/s", Streams: 10_000, Rate: 10, Duration: 15 * time.Second, Settle: 2 * time.Second, Kind: kindMomento},
@@ -219,6 +223,15 @@ func compare(ctx context.Context, c compareConfig, stdout io.Writer) error {
 			return fmt.Errorf("-targets: unknown %q", t)
 		}
 	}
+	if c.MaxStreams > 0 {
+		// The table says what ran.
+		c.Scenarios = slices.Clone(c.Scenarios)
+		for i, sc := range c.Scenarios {
+			if sc.Streams > c.MaxStreams {
+				c.Scenarios[i].Title = fmt.Sprintf("%s, capped at %d streams", sc.Title, c.MaxStreams)
+			}
+		}
+	}
 	for _, sc := range c.Scenarios {
 		if (sc.Kind == kindMomento || sc.Kind == kindRolling) && c.MomentoBin == "" {
 			if c.MomentoBin, err = goBuild(ctx, "./devtools/momentotest", filepath.Join(dir, "momentotest"), c.Progress); err != nil {
@@ -308,7 +321,7 @@ func compareRun(ctx context.Context, c compareConfig, sc scenario, target, bin, 
 		Duration:   dur,
 		Posters:    c.Posters,
 		Size:       c.Size,
-		IO:         c.IO,
+		IO:         cmp.Or(c.IO, sc.IO),
 		Pollers:    c.Pollers,
 		DialWindow: cmp.Or(c.DialWindow, sc.DialWindow),
 		Settle:     sc.Settle,

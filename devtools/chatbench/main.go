@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.Proxy, "proxy", false, "send the streams through a TCP proxy inside the tool (to the -stream-urls in turn, or -url)")
 	fs.BoolVar(&cfg.ProxyProcs, "proxy-procs", false, "with -proxy: run the proxy as processes of its own, 8,000 streams each (for more streams than the open-file limit allows in one process)")
 	fs.BoolVar(&cfg.RetryHint, "retry-hint", false, "a dropped stream waits for the server's SSE retry hint before reconnecting, as EventSource does (default: 20 ms)")
-	fs.DurationVar(&cfg.DisruptAt, "cut-at", 0, "with -proxy: this long into the posting, the proxy closes every connection at once (a reconnection storm)")
+	fs.DurationVar(&cfg.DisruptAt, "cut-at", 0, "this long into the posting, every stream is cut at once (by the -proxy, or by the tool), for a reconnection storm")
 	fs.StringVar(&cfg.Target, "target", targetChat, "server kind: chat or centrifugo")
 	fs.StringVar(&cfg.URL, "url", "", "server base URL (default http://127.0.0.1:8080, or :8000 for centrifugo)")
 	fs.StringVar(&cfg.APIKey, "api-key", "", "Centrifugo HTTP API key")
@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.PID, "pid", 0, "server process id, to read its RSS and CPU from /proc")
 	fs.IntVar(&cfg.SrcIPs, "src-ips", 0, "spread streams over this many source addresses 127.0.0.2… (0 = automatic)")
 	fs.DurationVar(&cfg.Settle, "settle", time.Second, "idle time once all streams are up, before reading RSS")
-	fs.StringVar(&cfg.IO, "io", "", "how streams are read: epoll (Linux, default) or goroutine")
+	fs.StringVar(&cfg.IO, "io", "", "how streams are read: epoll (Linux, default), goroutine, or h2 (HTTP/2 in cleartext, many streams to a connection)")
 	fs.IntVar(&cfg.DialWindow, "dial-window", 0, "streams connecting at once, kept under the server's listen backlog (net.core.somaxconn) (default 256; the storm scenarios 2048)")
 	fs.IntVar(&cfg.Pollers, "pollers", 1, "epoll pollers, each a thread reading its share of the streams")
 	fs.DurationVar(&cfg.Drain, "drain", 10*time.Second, "give up on deliveries after they stall this long")
@@ -141,9 +141,6 @@ issue's scenarios (docs/benchmarks.md).
 			}
 			cfg.PIDs = append(cfg.PIDs, n)
 		}
-	}
-	if cfg.DisruptAt > 0 && !cfg.Proxy {
-		return errors.New("-cut-at needs -proxy: the tool's proxy is what cuts the streams")
 	}
 	var cc compareConfig
 	hard := *timeout

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +104,33 @@ func TestProxySkipsUpstreamThatRefuses(t *testing.T) {
 	}
 	if n := px.cut(); n != 0 {
 		t.Errorf("cut after every client left: %d connections, want 0", n)
+	}
+}
+
+// Over HTTP/2 in cleartext the streams share connections, and a cut (a
+// reset of every stream) resumes them exactly as over HTTP/1.1.
+func TestRunH2CutResumes(t *testing.T) {
+	srv := handlerstest.New(t, handlerstest.Config{
+		Handlers: handlers.Options{Retry: 50 * time.Millisecond},
+		Configure: func(s *httptest.Server) {
+			var p http.Protocols
+			p.SetHTTP1(true)
+			p.SetUnencryptedHTTP2(true)
+			s.Config.Protocols = &p
+		},
+	}).Server
+	res, err := Run(t.Context(), Config{
+		IO: "h2", URL: srv.URL, Streams: 20, Rate: 100, Duration: 600 * time.Millisecond, Posters: 2,
+		RetryHint: true, DisruptAt: 200 * time.Millisecond, Drain: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Lost != 0 || res.Duplicated != 0 || res.OutOfOrder != 0 || res.Stalled || res.Deliveries != res.Expected {
+		t.Errorf("lost %d, duplicated %d, out of order %d, stalled %v, deliveries %d of %d; want every message once",
+			res.Lost, res.Duplicated, res.OutOfOrder, res.Stalled, res.Deliveries, res.Expected)
+	}
+	if res.StormStreams != 20 || res.StormResumed != 20 {
+		t.Errorf("storm streams %d, resumed %d; want 20 and 20", res.StormStreams, res.StormResumed)
 	}
 }

@@ -221,6 +221,15 @@ var rows = []row{
 	{"100k", "RSS per idle stream", "", func(r *Result) float64 { return r.RSSPerIdleStream }, median, fmtKB, true, nil},
 	{"100k", "server CPU per delivery", "", dur(cpuPer), median, fmtUS, true, nil},
 
+	{"100k-h2", "every stream connected in", "≤ 30 s", dur(func(r *Result) time.Duration { return r.ConnectTime }), median, fmtS, true, func(v float64) bool { return v <= float64(30*time.Second) }},
+	{"100k-h2", "server RSS, the most sampled", "≤ 1 GiB", func(r *Result) float64 { return float64(r.PeakRSS) }, median, fmtMB, true, func(v float64) bool { return v > 0 && v <= 1<<30 }},
+	{"100k-h2", "fan-out latency p50", "", dur(p50), median, fmtMS, true, nil},
+	{"100k-h2", "fan-out latency p99", "≤ 2 s", dur(p99), median, fmtMS, true, func(v float64) bool { return v <= float64(2*time.Second) }},
+	{"100k-h2", "fan-out latency max", "", dur(pmax), median, fmtMS, true, nil},
+	{"100k-h2", lostLabel, "0", wrong, maxOf, fmtInt, true, isZero},
+	{"100k-h2", "RSS per idle stream", "", func(r *Result) float64 { return r.RSSPerIdleStream }, median, fmtKB, true, nil},
+	{"100k-h2", "server CPU per delivery", "", dur(cpuPer), median, fmtUS, true, nil},
+
 	{"storm", "streams cut at once (fewest in a run)", "10,000", func(r *Result) float64 { return float64(r.StormStreams) }, minOf, fmtInt, false, func(v float64) bool { return v >= 10_000 }},
 	{"storm", "resume time p50 (cut → reconnected with Last-Event-ID)", "", dur(func(r *Result) time.Duration { return r.ResumeP50 }), median, fmtMS, true, nil},
 	{"storm", "resume time p99", "", dur(func(r *Result) time.Duration { return r.ResumeP99 }), median, fmtMS, true, nil},

@@ -24,8 +24,9 @@ type stream struct {
 	b   *bench
 	idx int
 
-	mu   sync.Mutex
-	conn net.Conn // goroutine mode: nil between connections
+	mu       sync.Mutex
+	conn     net.Conn // goroutine mode: nil between connections
+	cancelH2 func()   // h2 mode: ends the current request
 
 	// What the stream received. Owned by whoever reads the stream: its
 	// goroutine, or in turn its poller and a connect goroutine; the run
