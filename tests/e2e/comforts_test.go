@@ -165,13 +165,13 @@ func TestComfortsWithJavaScript(t *testing.T) {
 			if got := eval[string](tb, reachableJS+`(["#new-cue"])`); got != "" {
 				t.Errorf("the cue cannot be tapped: %s", got)
 			}
+			tb.screenshot("new-messages-" + s.name)
 			if s.mobile {
 				tb.do("tap the cue", chromedp.Tap(chromedp.CSS("#new-cue")))
 			} else {
 				tb.do("click the cue", chromedp.Click(chromedp.CSS("#new-cue")))
 			}
 			tb.waitFor("the newest message in view and the cue gone", reachableJS+`(["#messages li:last-child"]) === "" && !`+visibleJS("new-cue"))
-			tb.screenshot("comforts-" + s.name)
 
 			// Sending brings you down from wherever you were.
 			eval[bool](tb, `(scrollTo(0, 0), true)`)
@@ -256,7 +256,7 @@ func TestComfortsWithoutJavaScript(t *testing.T) {
 			if got := eval[string](tb, `(() => { const r = document.getElementById(`+js("m-"+last.ID.String())+`).getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight ? "" : "top=" + r.top + " bottom=" + r.bottom; })()`); got != "" {
 				t.Errorf("the message sent is not in view: %s", got)
 			}
-			tb.screenshot("no-javascript-" + s.name)
+			tb.screenshot("posted-without-javascript-" + s.name)
 
 			// An error says what was wrong in plain words.
 			eval[bool](tb, `(document.getElementById("text").value = "x".repeat(2001), true)`)
