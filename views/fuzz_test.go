@@ -29,7 +29,9 @@ var messageShape = []struct {
 }
 
 // A message renders as the component's own four elements whatever its
-// name and text, which come back out of the HTML unchanged.
+// name and text, which come back out of the HTML unchanged; the only other
+// elements are links in the text, to http or https, with the rel and
+// target of people's links.
 func FuzzMessageItem(f *testing.F) {
 	for _, s := range []struct{ name, text string }{
 		{"alice", "hi"},
@@ -42,6 +44,7 @@ func FuzzMessageItem(f *testing.F) {
 		{"<!--", "--><![CDATA[x]]><?php ?><!DOCTYPE html>"},
 		{"\xff\xfe", "<svg><style><img src=x></style></svg>"},
 		{"<textarea>", "<plaintext><xmp><noscript><title>"},
+		{"ann", `see https://example.org/x. (http://a.b/c) javascript:alert(1) http://a"onmouseover=x https://[::1]:80/ HTTP://Q.Q/%ZZ`},
 	} {
 		f.Add(s.name, s.text, uint64(1767225600000), uint64(1), int64(1767225600000), false)
 		f.Add(s.name, s.text, uint64(0), uint64(0), int64(0), true)
@@ -60,6 +63,7 @@ func FuzzMessageItem(f *testing.F) {
 		var open []string // elements open, innermost last
 		step := 0
 		texts := map[string]*strings.Builder{"span": {}, "time": {}, "p": {}}
+		texts["a"] = texts["p"] // a link's text is the message's
 		for {
 			tt := z.Next()
 			if tt == html.ErrorToken {
@@ -71,6 +75,11 @@ func FuzzMessageItem(f *testing.F) {
 			tok := z.Token()
 			switch tt {
 			case html.StartTagToken:
+				if tok.Data == "a" && len(open) > 0 && open[len(open)-1] == "p" {
+					checkLink(t, tok, text, b.String())
+					open = append(open, tok.Data)
+					continue
+				}
 				if step >= len(messageShape) || tok.Data != messageShape[step].tag {
 					t.Fatalf("name %q, text %q: unexpected <%s> in %s", name, text, tok.Data, b.String())
 				}
@@ -112,6 +121,21 @@ func FuzzMessageItem(f *testing.F) {
 			t.Fatalf("text %q renders as %q, want %q", text, got, want)
 		}
 	})
+}
+
+// checkLink fails unless tok is a link as messages may carry: an http or
+// https href, rel "nofollow noopener ugc", target _blank, nothing else.
+func checkLink(t *testing.T, tok html.Token, text, out string) {
+	t.Helper()
+	got := map[string]string{}
+	for _, a := range tok.Attr {
+		got[a.Key] = a.Val
+	}
+	href := strings.ToLower(got["href"])
+	if len(got) != 3 || got["rel"] != "nofollow noopener ugc" || got["target"] != "_blank" ||
+		!strings.HasPrefix(href, "http://") && !strings.HasPrefix(href, "https://") {
+		t.Fatalf("text %q: a link %v in %s", text, tok.Attr, out)
+	}
 }
 
 // asHTMLText is s as an HTML tokenizer reads it back from escaped text:
