@@ -161,7 +161,7 @@ func TestExpiryNote(t *testing.T) {
 		{90 * time.Second, nil, "Messages vanish 90 seconds after the last post."},
 		{30 * time.Minute, nil, "Messages vanish 30 minutes after the last post."},
 		{90 * time.Minute, []chat.Message{msg(1, "a", "x")},
-			`History vanishes at <time datetime="2026-11-26T15:17:11Z">15:17 UTC</time> unless someone posts — each message keeps it for another 1 hour 30 minutes.`},
+			`History vanishes at <time datetime="2026-11-26T15:17:11Z" data-zone>15:17 UTC</time> unless someone posts — each message keeps it for another 1 hour 30 minutes.`},
 	} {
 		got := render(t, views.RoomPage(views.RoomView{Room: "r", TTL: tc.ttl, Messages: tc.messages}))
 		if !strings.Contains(got, tc.want) {

@@ -141,6 +141,9 @@ func TestComfortsWithJavaScript(t *testing.T) {
 			if got := eval[string](tb, `document.querySelector("#messages li:last-child time").title`); !strings.HasSuffix(got, "GMT+9") {
 				t.Errorf("a message time's title is %q, want it to name the reader's zone (GMT+9)", got)
 			}
+			if got := tb.text("#expiry time"); !strings.HasSuffix(got, "GMT+9") {
+				t.Errorf("the history's end reads %q, want it in the reader's zone, named (GMT+9)", got)
+			}
 
 			// The counter counts what the server counts: code points.
 			tb.do("type", chromedp.SendKeys(chromedp.CSS("#text"), "héllo 👋"))
