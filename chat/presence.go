@@ -95,6 +95,9 @@ type here struct {
 	People    []Person `json:"people,omitempty"`
 	Watching  []string `json:"watching,omitempty"` // tags of watchers
 	Anonymous int      `json:"anon,omitempty"`     // watchers without a tag
+	// Hello marks an instance's first summary of a room: the others
+	// answer with theirs at once instead of at their next beat.
+	Hello bool `json:"hello,omitempty"`
 }
 
 func (h *here) empty() bool { return len(h.People) == 0 && len(h.Watching) == 0 && h.Anonymous == 0 }
@@ -173,6 +176,7 @@ type presenceRoom struct {
 	sent   string    // its JSON, as the room's visitors last got it
 	local  string    // this instance's summary as last published; "" none
 	remote map[string]heard
+	again  bool // publish local even if unchanged: an instance is new here
 
 	typing    map[string]typist
 	typeTimer Timer
@@ -212,6 +216,9 @@ func (s *Service) presRoom(room Room) *presenceRoom {
 	}
 	if s.relay != nil && s.pres.sweep == nil {
 		s.pres.sweep = s.clock.AfterFunc(presenceSweep, s.sweepPresence)
+		if s.pres.beat.IsZero() {
+			s.pres.beat = s.clock.Now() // a beat is due a PresenceBeat after the first word
+		}
 	}
 	return pr
 }
@@ -319,7 +326,7 @@ func (s *Service) emitPresence(room Room) {
 		s.presMu.Unlock()
 		return
 	}
-	pr.timer, pr.last = nil, now
+	pr.timer = nil
 	hs := []here{local}
 	for from, r := range pr.remote {
 		if now.Before(r.until) {
@@ -339,11 +346,21 @@ func (s *Service) emitPresence(room Room) {
 	if s.relay != nil {
 		lj, _ := json.Marshal(local)
 		switch {
-		case !local.empty() && string(lj) != pr.local:
-			pr.local, publish = string(lj), lj
+		case !local.empty() && (string(lj) != pr.local || pr.again):
+			publish = lj
+			if pr.local == "" {
+				hello := local
+				hello.Hello = true
+				publish, _ = json.Marshal(hello)
+			}
+			pr.local = string(lj)
 		case local.empty() && pr.local != "":
 			pr.local, publish = "", lj // the last word: no one here
 		}
+	}
+	pr.again = false
+	if send != nil || publish != nil {
+		pr.last = now // the window counts from what was said
 	}
 	s.tidy(room, pr)
 	s.presMu.Unlock()
@@ -381,6 +398,11 @@ func (s *Service) hear(e *Event) {
 	if h.empty() {
 		delete(pr.remote, h.From)
 	} else {
+		if h.Hello && pr.local != "" {
+			// An instance new to the room learns of this one's visitors
+			// now rather than at the next beat.
+			pr.again = true
+		}
 		pr.remote[h.From] = heard{h: h, until: s.clock.Now().Add(PresenceTTL)}
 	}
 	s.schedule(h.Room, pr)
