@@ -206,10 +206,12 @@
     if (del && m.id) del.action = "/rooms/" + encodeURIComponent(root.dataset.room) + "/messages/" + encodeURIComponent(m.id) + "/delete";
     else if (del) del.remove();
     li.querySelector(".username").textContent = m.username;
+    if (m.author) { li.dataset.author = m.author; li.insertBefore(markFor(m.author), li.querySelector(".username")); }
     linkify(li.querySelector(".text"), m.message || "");
     var t = li.querySelector("time"), at = Date.parse(m.time);
     if (at) { t.setAttribute("datetime", m.time); localize(t); }
-    var me = nameEl.value.trim(), mine = me !== "" && m.username === me;
+    var mine = isMine(m);
+    notTyping(m);
     li.classList.toggle("my-message", mine);
     var stay = atBottom() || (mine && sent);
     if (mine) sent = false;
@@ -248,6 +250,8 @@
     s.addEventListener("room", function (ev) { var st = data(ev); if (st) applyState(st); });
     s.addEventListener("deleted", function (ev) { var d = data(ev); if (d && d.id) removeMessage(d.id); });
     s.addEventListener("ended", function (ev) { end(data(ev) || {}); });
+    s.addEventListener("presence", function (ev) { var p = data(ev); if (p) present(p); });
+    s.addEventListener("typing", function (ev) { var t = data(ev); if (t) typists(t); });
     s.onerror = function () {
       if (s !== es || room.ended) return;
       setState("reconnecting");
@@ -302,6 +306,7 @@
       body: JSON.stringify({ username: name, message: text })
     }).then(function (res) {
       if (res.status === 410) checkEnded();
+      if (res.status === 409) return res.json().catch(function () {}).then(function (b) { done(nameTaken(b)); });
       if (res.status !== 201) return res.json().catch(function () {}).then(function (b) { done(explain(res, b)); });
       // Keep what was typed while the post was in flight.
       var v = textEl.value;
@@ -431,6 +436,95 @@
       }, function () { share.textContent = "Copy failed"; });
     }
   });
+
+  // Who wrote what, who is here, who is typing. "Mine" is my author tag
+  // (data-me, from my own key), not my name: two people of one name are
+  // two, each with a small mark drawn from the tag. Items without a tag
+  // (older ones) are mine by name.
+  var myTag = root.dataset.me || "";
+  function isMine(m) {
+    if (m.author) return myTag !== "" && m.author === myTag;
+    var me = nameEl.value.trim();
+    return me !== "" && m.username === me;
+  }
+  // markFor is views.markClass's mark: one of eight, from the tag.
+  function markFor(tag) {
+    var h = 0;
+    for (var i = 0; i < tag.length; i++) h = (h * 31 + tag.charCodeAt(i)) & 255;
+    var el = document.createElement("span");
+    el.className = "mark mark-" + (h % 8);
+    el.title = "author " + tag.slice(0, 4);
+    el.setAttribute("aria-hidden", "true");
+    return el;
+  }
+  // A post under another author's name: the choice, with the numbered
+  // name put in place, so that sending again takes it.
+  function nameTaken(b) {
+    if (!b || !b.suggestion) return "Your message was not sent: someone else already uses that name here.";
+    nameEl.value = b.suggestion;
+    return "Someone else already posts as “" + b.name + "” in this room. Send again to post as “" + b.suggestion + "”, or choose another name.";
+  }
+  var peopleEl = $("people"), watchersEl = $("watchers");
+  function present(p) {
+    if (!peopleEl) return;
+    peopleEl.textContent = "";
+    (p.people || []).forEach(function (pe, i) {
+      if (i > 0) peopleEl.appendChild(document.createTextNode(", "));
+      var el = document.createElement("span");
+      el.className = "person";
+      el.dir = "auto";
+      el.textContent = pe.name;
+      if (pe.tag) el.appendChild(markFor(pe.tag));
+      if (pe.tag && pe.tag === myTag) el.classList.add("me");
+      peopleEl.appendChild(el);
+    });
+    if (!(p.people || []).length) peopleEl.textContent = "no one yet";
+    var n = p.watchers || 0;
+    watchersEl.textContent = n ? n + " watching" : "";
+  }
+  // Typing: who typed in the last few seconds, but me; a message from
+  // someone ends their typing.
+  var typingEl = $("typing"), typing = {}, typingTimer;
+  function key(pe) { return pe.tag || "\u0000" + pe.name; }
+  function typists(t) {
+    var until = Date.now() + 5000;
+    (t.people || []).forEach(function (pe) {
+      if (pe.tag && pe.tag === myTag) return;
+      typing[key(pe)] = { name: pe.name, until: until };
+    });
+    showTyping();
+  }
+  function notTyping(m) {
+    if (!typingEl) return;
+    delete typing[key({ tag: m.author, name: m.username })];
+    showTyping();
+  }
+  function showTyping() {
+    if (!typingEl) return;
+    var now = Date.now(), names = [], next = Infinity;
+    Object.keys(typing).forEach(function (k) {
+      if (typing[k].until <= now) { delete typing[k]; return; }
+      names.push(typing[k].name);
+      next = Math.min(next, typing[k].until);
+    });
+    typingEl.textContent = !names.length ? "" : names.length === 1 ? names[0] + " is typing…" :
+      names.length <= 3 ? names.slice(0, -1).join(", ") + " and " + names[names.length - 1] + " are typing…" : "Several people are typing…";
+    clearTimeout(typingTimer);
+    if (names.length) typingTimer = setTimeout(showTyping, next - now);
+  }
+  // While I type, the room hears so at most every 3 seconds.
+  var typedAt = 0;
+  textEl.addEventListener("input", function () {
+    var name = nameEl.value.trim(), now = Date.now();
+    if (!name || !textEl.value || room.ended || now - typedAt < 3000 || !root.dataset.typing) return;
+    typedAt = now;
+    fetch(root.dataset.typing, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: name })
+    }).catch(function () {});
+  });
+  form.addEventListener("submit", function () { typedAt = 0; });
 
   document.querySelectorAll("time[datetime]").forEach(localize);
   if (list.querySelector("li.message")) toBottom();
