@@ -54,8 +54,9 @@ func (e *NotStoredError) Error() string {
 
 func (e *NotStoredError) Unwrap() error { return e.Err }
 
-// Relay carries the messages this instance stores, and the room events
-// (Event.Kind: room, deleted, ended) of its host actions, to the other instances
+// Relay carries the messages this instance stores, the room events
+// (Event.Kind: room, deleted, ended) of its host actions and its here
+// events (its summary of who is in a room: presence.go), to the other instances
 // that serve their rooms, for a backend that many instances share. The
 // service hands it each message once it is stored and this instance's hub
 // has it, with the room's post lock held, so that it sees each room's

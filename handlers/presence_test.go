@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sessionchat/sessionchat/auth"
 	"github.com/sessionchat/sessionchat/chat"
 	"github.com/sessionchat/sessionchat/handlers"
 )
@@ -270,5 +272,33 @@ func TestTyping(t *testing.T) {
 	}
 	if hist, _ := a.store.History(t.Context(), "t"); len(hist) != 0 {
 		t.Errorf("typing stored %v", hist)
+	}
+}
+
+// In a private room the tag comes from the token (its sub, else its
+// name): a header cannot borrow another's, and no name is refused.
+func TestPrivateAuthorTags(t *testing.T) {
+	a := newApp(t, handlers.Options{AuthSecret: authSecret})
+	rooms := auth.Rooms{Read: []string{"club"}, Write: []string{"club"}}
+	carol := bearer(token(t, "carol", time.Hour, rooms))
+	post := func(header ...string) chat.Message {
+		t.Helper()
+		resp, body := a.do(t, "POST", "/api/rooms/club/messages", "application/json", `{"message":"hi"}`, header...)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("post: %d %s", resp.StatusCode, body)
+		}
+		var m chat.Message
+		_ = json.Unmarshal([]byte(body), &m)
+		return m
+	}
+	m := post(carol...)
+	if m.Author == "" || m.Username != "carol" {
+		t.Fatalf("carol's post %+v, want her tag and name", m)
+	}
+	if got := post(append(carol, "X-Author-Key", "someone-else")...).Author; got != m.Author {
+		t.Errorf("with another X-Author-Key carol's tag is %q, want %q: the token decides", got, m.Author)
+	}
+	if d := post(bearer(token(t, "dave", time.Hour, rooms))...); d.Author == m.Author || d.Author == "" {
+		t.Errorf("dave's tag %q, carol's %q", d.Author, m.Author)
 	}
 }
