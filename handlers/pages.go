@@ -204,7 +204,10 @@ func handleFormPost(log *slog.Logger, svc *chat.Service, posts *postLimiter, ttl
 		if c, ok := tokenClaims(r); ok {
 			v.Name, v.Private = c.Name, true // the token's name wins
 		}
-		a := author(w, r, true)
+		// A third-party frame may not keep the author cookie either: an
+		// embed's post without a key goes untagged, "mine" by name, rather
+		// than under a key made for it and lost at once.
+		a := author(w, r, !embed)
 		v.Me = svc.AuthorTag(room, a.Key)
 		err = limitPost(w, r, posts)
 		if err == nil {
