@@ -56,6 +56,10 @@ const (
 	// least time between two typing events of a room.
 	TypingFor   = 5 * time.Second
 	TypingEvery = time.Second
+	// maxTypists bounds the typists a room keeps and a typing event
+	// names: a page says "several people are typing" past three, and
+	// notices under made-up keys cannot grow either without bound.
+	maxTypists = 8
 )
 
 // Person is someone in a room: a name and an author tag (either may be
@@ -459,6 +463,9 @@ func (s *Service) Typing(ctx context.Context, room Room, a Author, username stri
 	s.presMu.Lock()
 	defer s.presMu.Unlock()
 	pr := s.presRoom(room)
+	if _, known := pr.typing[p.key()]; !known && len(pr.typing) >= maxTypists {
+		return nil // enough are typing to say so
+	}
 	pr.typing[p.key()] = typist{p: p, until: s.clock.Now().Add(TypingFor)}
 	if pr.typeTimer == nil {
 		d := max(0, pr.typeLast.Add(TypingEvery).Sub(s.clock.Now()))
