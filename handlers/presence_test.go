@@ -302,3 +302,23 @@ func TestPrivateAuthorTags(t *testing.T) {
 		t.Errorf("dave's tag %q, carol's %q", d.Author, m.Author)
 	}
 }
+
+// However many keys type at once, a typing event names at most eight.
+func TestTypingIsBounded(t *testing.T) {
+	a := newRoomsApp(t, handlers.Options{})
+	s := a.openStream(t, "/api/rooms/crowd/events", who("", "kw")...)
+	s.nextOf(t, "presence")
+	for i := range 20 {
+		resp, _ := a.do(t, "POST", "/api/rooms/crowd/typing", "application/json", `{"username":"p`+string(rune('a'+i))+`"}`, "X-Author-Key", "key-"+string(rune('a'+i)))
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("typing notice %d: %d", i, resp.StatusCode)
+		}
+	}
+	s.nextOf(t, "typing") // the first, at once
+	a.clock.Advance(chat.TypingEvery)
+	var ty chat.Typing
+	_ = json.Unmarshal([]byte(s.nextOf(t, "typing")), &ty)
+	if len(ty.People) != 8 {
+		t.Errorf("typing event names %d people, want 8 at most (and 20 typed)", len(ty.People))
+	}
+}
