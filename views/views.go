@@ -298,6 +298,16 @@ func isMine(v RoomView, m chat.Message) bool {
 }
 
 // markClass is one of eight mark styles (app.css), from a tag.
+// tagPrefix is the start of an author tag, shown on hover. A stored tag
+// may be anything (another app writes the list too), so it is cut, never
+// indexed blindly.
+func tagPrefix(tag string) string {
+	if len(tag) > 4 {
+		return tag[:4]
+	}
+	return tag
+}
+
 func markClass(tag string) string {
 	var h byte
 	for i := 0; i < len(tag); i++ {

@@ -417,3 +417,15 @@ func TestHostView(t *testing.T) {
 		t.Errorf("the embed shows the host's key or controls")
 	}
 }
+
+// A stored item's author tag may be anything another writer of the list
+// put there: a short one still renders.
+func TestShortAuthorTagRenders(t *testing.T) {
+	for _, tag := range []string{"a", "ab", "abc", "abcd", "abcdefgh"} {
+		m := msg(1, "alice", "hi")
+		m.Author = tag
+		if out := render(t, views.MessageItem(m, false)); !strings.Contains(out, "alice") {
+			t.Errorf("author %q: the message did not render: %s", tag, out)
+		}
+	}
+}
