@@ -249,6 +249,17 @@ func (h *Hub) announce(e *Event) {
 	}
 }
 
+// streams counts room's streams on this instance.
+func (h *Hub) streams(room Room) int {
+	r := h.room(room)
+	if r == nil {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.subs)
+}
+
 // visitors lists who the streams of room joined with JoinAs are.
 func (h *Hub) visitors(room Room) []Person {
 	r := h.room(room)

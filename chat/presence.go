@@ -178,6 +178,7 @@ type presenceRoom struct {
 	timer  Timer     // the next presence event, when armed
 	last   time.Time // when the last was made
 	sent   string    // its JSON, as the room's visitors last got it
+	shown  *Event    // that event, which a joining stream starts from
 	local  string    // this instance's summary as last published; "" none
 	remote map[string]heard
 	again  bool // publish local even if unchanged: an instance is new here
@@ -237,10 +238,31 @@ func (s *Service) JoinAs(ctx context.Context, room Room, cursor string, v Visito
 	if err != nil {
 		return nil, err
 	}
-	p := s.presenceNow(room)
-	st.Presence = newPresenceEvent(p)
+	st.Presence = s.presenceOnJoin(room)
 	s.presenceChanged(room)
 	return st, nil
+}
+
+// joinRecount is the most visitors a room may have on this instance for
+// a join to count them afresh; a larger room's joins start from the
+// event its visitors last got (shared, at most PresenceEvery old: the
+// next one follows), so that n joins cost O(n), not O(n²).
+const joinRecount = 64
+
+// presenceOnJoin is the presence event a joining stream starts with; nil
+// in a large room that has had none yet (its first comes within
+// PresenceEvery).
+func (s *Service) presenceOnJoin(room Room) *Event {
+	s.presMu.Lock()
+	var shown *Event
+	if pr := s.pres.rooms[room]; pr != nil {
+		shown = pr.shown
+	}
+	s.presMu.Unlock()
+	if s.hub.streams(room) <= joinRecount {
+		return newPresenceEvent(s.presenceNow(room))
+	}
+	return shown
 }
 
 func newPresenceEvent(p Presence) *Event {
@@ -340,12 +362,15 @@ func (s *Service) emitPresence(room Room) {
 		}
 	}
 	var send, publish []byte
+	var shown *Event
 	if len(visitors) > 0 {
 		if b, _ := json.Marshal(merge(room, hs...)); string(b) != pr.sent {
 			pr.sent, send = string(b), b
+			shown = &Event{Kind: KindPresence, Message: Message{Room: room}, JSON: send}
+			pr.shown = shown
 		}
 	} else {
-		pr.sent = ""
+		pr.sent, pr.shown = "", nil
 	}
 	if s.relay != nil {
 		lj, _ := json.Marshal(local)
@@ -369,8 +394,8 @@ func (s *Service) emitPresence(room Room) {
 	s.tidy(room, pr)
 	s.presMu.Unlock()
 
-	if send != nil {
-		s.hub.Receive(&Event{Kind: KindPresence, Message: Message{Room: room}, JSON: send})
+	if shown != nil {
+		s.hub.Receive(shown)
 	}
 	if publish != nil {
 		s.relay.Publish(&Event{Kind: KindHere, Message: Message{Room: room}, JSON: publish})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -196,5 +197,29 @@ func TestStats(t *testing.T) {
 	hub.Drop("r")
 	if got := hub.Stats(); got.Dropped != 1 || got.Subscribers != 0 {
 		t.Errorf("hub stats after Drop %+v, want 1 dropped, no subscriber", got)
+	}
+}
+
+// A join counts the room's visitors afresh only in a small room: in a big
+// one, n joins must not cost n² (10,000 joins once allocated 6.5 GB).
+func TestJoinsToABigRoomCostLinear(t *testing.T) {
+	svc, _, _ := newService(t, 0)
+	join := func(n int) {
+		for i := range n {
+			st, err := svc.JoinAs(t.Context(), "r", "", chat.Visitor{Key: fmt.Sprint("k", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(st.Close)
+		}
+	}
+	join(1000) // a big room
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const more = 1000
+	join(more)
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / more; per > 16<<10 {
+		t.Errorf("a join to a room of 1,000 streams allocated %d bytes, want at most 16 KiB (no recount per join)", per)
 	}
 }

@@ -268,6 +268,7 @@ func (f *framer) backlog(st *chat.Stream, retry time.Duration) error {
 		if err := f.event(p.Kind, chat.ID{}, p.JSON); err != nil {
 			return err
 		}
+		st.Presence = nil
 	}
 	for i := range st.Backlog {
 		m := st.Backlog[i]
