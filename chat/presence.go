@@ -253,16 +253,15 @@ const joinRecount = 64
 // in a large room that has had none yet (its first comes within
 // PresenceEvery).
 func (s *Service) presenceOnJoin(room Room) *Event {
-	s.presMu.Lock()
-	var shown *Event
-	if pr := s.pres.rooms[room]; pr != nil {
-		shown = pr.shown
-	}
-	s.presMu.Unlock()
 	if s.hub.streams(room) <= joinRecount {
 		return newPresenceEvent(s.presenceNow(room))
 	}
-	return shown
+	s.presMu.Lock()
+	defer s.presMu.Unlock()
+	if pr := s.pres.rooms[room]; pr != nil {
+		return pr.shown
+	}
+	return nil
 }
 
 func newPresenceEvent(p Presence) *Event {
